@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from accounts.models import MailAccount, User
+from mailcore.endpoints import Endpoint, is_loopback
+
+SECURITY_CHOICES = MailAccount.Security.choices
+
+
+class FirstAdminForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("username",)
+
+
+class AcceptInvitationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("username", "display_name")
+
+
+class InvitationForm(forms.Form):
+    note = forms.CharField(max_length=200, required=False, label="Who is it for? (optional)")
+
+
+class MailboxForm(forms.Form):
+    """Mailbox settings; the password field is never filled back in when re-rendered."""
+
+    email = forms.EmailField(label="Email address")
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False))
+    display_name = forms.CharField(
+        max_length=100, required=False, label="Your name (shown to others)"
+    )
+    login = forms.CharField(
+        max_length=254, required=False, help_text="Leave empty to use the email address."
+    )
+    imap_host = forms.CharField(max_length=253, label="IMAP server")
+    imap_port = forms.IntegerField(min_value=1, max_value=65535, initial=993, label="IMAP port")
+    imap_security = forms.ChoiceField(
+        choices=SECURITY_CHOICES, initial="ssl", label="IMAP security"
+    )
+    smtp_host = forms.CharField(max_length=253, label="SMTP server")
+    smtp_port = forms.IntegerField(min_value=1, max_value=65535, initial=465, label="SMTP port")
+    smtp_security = forms.ChoiceField(
+        choices=SECURITY_CHOICES, initial="ssl", label="SMTP security"
+    )
+
+    def clean(self):
+        data = super().clean()
+        for kind in ("imap", "smtp"):
+            host = data.get(f"{kind}_host", "")
+            if data.get(f"{kind}_security") == "plain" and host and not is_loopback(host):
+                self.add_error(
+                    f"{kind}_security",
+                    "Unencrypted connections are only allowed to this machine (localhost). "
+                    "Choose SSL/TLS or STARTTLS.",
+                )
+        return data
+
+    def endpoints(self) -> tuple[Endpoint, Endpoint]:
+        d = self.cleaned_data
+        return (
+            Endpoint(d["imap_host"].strip(), d["imap_port"], d["imap_security"]),
+            Endpoint(d["smtp_host"].strip(), d["smtp_port"], d["smtp_security"]),
+        )
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), label="New password")

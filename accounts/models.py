@@ -1,0 +1,119 @@
+"""People, invitations and the mailboxes they link."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+from mailcore.endpoints import Credentials, Endpoint
+
+
+class User(AbstractUser):
+    display_name = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+def _invite_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _invite_expiry():
+    return timezone.now() + timedelta(days=7)
+
+
+class Invitation(models.Model):
+    """A single-use link that lets one person create an account."""
+
+    token = models.CharField(max_length=64, unique=True, default=_invite_token, editable=False)
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Who it is for (only you see this)."
+    )
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations_sent")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=_invite_expiry)
+    used_by = models.OneToOneField(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitation"
+    )
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.note or self.pk}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()
+
+
+class MailAccount(models.Model):
+    """A mailbox a person linked; the password is only ever stored encrypted."""
+
+    class Security(models.TextChoices):
+        SSL = "ssl", "SSL/TLS"
+        STARTTLS = "starttls", "STARTTLS"
+        PLAIN = "plain", "None (this machine only)"
+
+    class Mode(models.TextChoices):
+        IDLE = "idle", "Live (IMAP IDLE)"
+        POLLING = "polling", "Polling"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mail_accounts")
+    email = models.EmailField()
+    display_name = models.CharField(max_length=100, blank=True)
+    login = models.CharField(max_length=254)
+    password_encrypted = models.TextField(editable=False)
+
+    imap_host = models.CharField(max_length=253)
+    imap_port = models.PositiveIntegerField()
+    imap_security = models.CharField(max_length=10, choices=Security.choices)
+    smtp_host = models.CharField(max_length=253)
+    smtp_port = models.PositiveIntegerField()
+    smtp_security = models.CharField(max_length=10, choices=Security.choices)
+
+    capabilities = models.JSONField(default=list, blank=True)
+    sent_folder = models.CharField(max_length=200, blank=True)
+    coi_chats_folder = models.CharField(max_length=200, blank=True)
+
+    is_active = models.BooleanField(default=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.IDLE)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "email"], name="one_link_per_mailbox_per_user")
+        ]
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def __repr__(self) -> str:
+        return f"<MailAccount {self.pk} {self.email}>"
+
+    @property
+    def imap_endpoint(self) -> Endpoint:
+        return Endpoint(self.imap_host, self.imap_port, self.imap_security)  # type: ignore[arg-type]
+
+    @property
+    def smtp_endpoint(self) -> Endpoint:
+        return Endpoint(self.smtp_host, self.smtp_port, self.smtp_security)  # type: ignore[arg-type]
+
+    def credentials(self) -> Credentials:
+        """Decrypt the password at the last moment, for one connection."""
+        from accounts import crypto
+
+        return Credentials(self.login, crypto.decrypt(self.password_encrypted))
+
+    def has_capability(self, name: str) -> bool:
+        return name.upper() in self.capabilities

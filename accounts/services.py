@@ -1,0 +1,147 @@
+"""Writes for people, invitations and mailboxes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import crypto
+from accounts.connections import ssl_context
+from accounts.models import Invitation, MailAccount, User
+from mailcore import imap, smtp
+from mailcore.addresses import normalize_address
+from mailcore.endpoints import Credentials, Endpoint
+from mailcore.errors import MailError
+
+
+class InvitationUnusable(Exception):
+    pass
+
+
+class MailboxAlreadyLinked(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    email: str
+    password: str
+    login: str
+    display_name: str
+    imap: Endpoint
+    smtp: Endpoint
+
+    def __repr__(self) -> str:
+        return f"MailboxSettings({self.email!r}, imap={self.imap}, smtp={self.smtp})"
+
+
+def create_first_admin(*, username: str, password: str) -> User:
+    """Create the instance's first person as its administrator."""
+    with transaction.atomic():
+        if User.objects.exists():
+            raise PermissionError("This instance already has an administrator.")
+        return User.objects.create_superuser(username=username, password=password)
+
+
+def create_invitation(*, by: User, note: str = "") -> Invitation:
+    return Invitation.objects.create(created_by=by, note=note)
+
+
+def accept_invitation(*, token: str, username: str, password: str, display_name: str = "") -> User:
+    """Create a person from a usable invitation, using it up."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().filter(token=token).first()
+        if invitation is None or not invitation.is_usable:
+            raise InvitationUnusable("This invitation link is no longer valid.")
+        user = User.objects.create_user(
+            username=username, password=password, display_name=display_name
+        )
+        invitation.used_by = user
+        invitation.used_at = timezone.now()
+        invitation.save(update_fields=["used_by", "used_at"])
+        return user
+
+
+def check_mailbox(mailbox: MailboxSettings) -> imap.ImapProbe:
+    """Log in to both servers; raise MailError with a clear message when either fails."""
+    credentials = Credentials(mailbox.login, mailbox.password)
+    timeout = settings.COIWEB_MAIL_TIMEOUT
+    with imap.session(
+        mailbox.imap, credentials, ssl_context=ssl_context(), timeout=timeout
+    ) as client:
+        found = imap.probe(client)
+    smtp.probe(mailbox.smtp, credentials, ssl_context=ssl_context(), timeout=timeout)
+    return found
+
+
+def link_mailbox(*, user: User, mailbox: MailboxSettings) -> MailAccount:
+    """Check the settings against the real servers, then store the mailbox; nothing half-saved."""
+    email = normalize_address(mailbox.email)
+    if user.mail_accounts.filter(email=email).exists():
+        raise MailboxAlreadyLinked(f"{email} is already linked to your account.")
+    found = check_mailbox(mailbox)
+    from chat import services as chat_services
+
+    with transaction.atomic():
+        account = MailAccount.objects.create(
+            user=user,
+            email=email,
+            display_name=mailbox.display_name,
+            login=mailbox.login,
+            password_encrypted=crypto.encrypt(mailbox.password),
+            imap_host=mailbox.imap.host,
+            imap_port=mailbox.imap.port,
+            imap_security=mailbox.imap.security,
+            smtp_host=mailbox.smtp.host,
+            smtp_port=mailbox.smtp.port,
+            smtp_security=mailbox.smtp.security,
+            capabilities=sorted(found.capabilities),
+            sent_folder=found.sent_folder or "",
+            coi_chats_folder=found.coi_chats_folder or "",
+            mode=MailAccount.Mode.IDLE
+            if "IDLE" in found.capabilities
+            else MailAccount.Mode.POLLING,
+        )
+        chat_services.start_watching(account)
+    return account
+
+
+def update_mailbox_password(*, account: MailAccount, password: str) -> None:
+    """Check a new password against the servers and store it encrypted."""
+    check_mailbox(
+        MailboxSettings(
+            email=account.email,
+            password=password,
+            login=account.login,
+            display_name=account.display_name,
+            imap=account.imap_endpoint,
+            smtp=account.smtp_endpoint,
+        )
+    )
+    account.password_encrypted = crypto.encrypt(password)
+    account.last_error = ""
+    account.is_active = True
+    account.save(update_fields=["password_encrypted", "last_error", "is_active"])
+    from chat import services as chat_services
+
+    chat_services.start_watching(account)
+
+
+def remove_mailbox(*, account: MailAccount) -> None:
+    account.delete()
+
+
+def rotate_credentials() -> int:
+    """Re-encrypt every stored password under the newest key; return how many."""
+    count = 0
+    for account in MailAccount.objects.only("pk", "password_encrypted").iterator():
+        account.password_encrypted = crypto.rotate(account.password_encrypted)
+        account.save(update_fields=["password_encrypted"])
+        count += 1
+    return count
+
+
+__all__ = ["InvitationUnusable", "MailError", "MailboxAlreadyLinked", "MailboxSettings"]

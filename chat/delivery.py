@@ -1,0 +1,206 @@
+"""Compose our chat messages and deliver them over SMTP, once, with a copy in Sent."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.connections import imap_session, smtp_session
+from accounts.models import MailAccount, User
+from chat import events
+from chat.exclusive import Outcome, run_exclusively
+from chat.models import Chat, Message, MessageCopy
+from chat.sync import touch_chat
+from mailcore import imap, smtp
+from mailcore.addresses import Address, domain_of
+from mailcore.compose import OutgoingMessage, build_message, default_subject
+from mailcore.errors import MailError
+from mailcore.message_ids import build_references, new_message_id
+
+log = logging.getLogger(__name__)
+
+
+class TryAgainLater(Exception):
+    """Sending failed for a reason that may pass; the task retries with backoff."""
+
+
+def send_message(*, user: User, chat: Chat, text: str) -> Message:
+    """Store an outgoing chat message with our own Message-ID, then queue its delivery."""
+    account = chat.account
+    parent = chat.messages.order_by("-sort_at", "-pk").first()
+    now = timezone.now()
+    sender_name = account.display_name or user.display_name or ""
+    outgoing = OutgoingMessage(
+        from_=Address(sender_name, account.email),
+        to=(Address(chat.name, chat.peer_address),),
+        message_id=new_message_id(domain_of(account.email)),
+        date=now,
+        subject=default_subject(
+            sender_name=sender_name or account.email,
+            last_subject=parent.subject if parent else None,
+        ),
+        text=text,
+        in_reply_to=parent.message_id if parent else None,
+        references=build_references(tuple(parent.references), parent.message_id) if parent else (),
+    )
+    with transaction.atomic():
+        message = Message.objects.create(
+            account=account,
+            chat=chat,
+            direction=Message.Direction.OUTGOING,
+            state=Message.State.QUEUED,
+            message_id=outgoing.message_id,
+            from_address=account.email,
+            from_name=sender_name,
+            to_addresses=[chat.peer_address],
+            subject=outgoing.subject,
+            text=text,
+            is_chat=True,
+            in_reply_to=outgoing.in_reply_to or "",
+            references=list(outgoing.references),
+            sent_at=now,
+            sort_at=now,
+            seen=True,
+            raw_outgoing=build_message(outgoing),
+        )
+        touch_chat(chat, message)
+        _queue_delivery(message)
+        events.push_message(message)
+    return message
+
+
+def retry_message(*, message: Message) -> bool:
+    """Queue a failed message again; return False when it was not in a failed state."""
+    with transaction.atomic():
+        claimed = Message.objects.filter(pk=message.pk, state=Message.State.FAILED).update(
+            state=Message.State.QUEUED, send_error="", send_attempts=0
+        )
+        if claimed:
+            message.refresh_from_db()
+            _queue_delivery(message)
+            events.push_message(message)
+    return bool(claimed)
+
+
+def deliver_outbox(account_id: int) -> Outcome:
+    """Send the mailbox's queued messages oldest first; one sender per mailbox at a time."""
+    account = MailAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return Outcome.RAN
+    return run_exclusively(f"outbox:{account_id}", lambda: _drain_outbox(account))
+
+
+def _drain_outbox(account: MailAccount) -> None:
+    while True:
+        message = (
+            Message.objects.filter(
+                account=account, state__in=[Message.State.QUEUED, Message.State.SENDING]
+            )
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if message is None:
+            return
+        _deliver(account, message)
+
+
+def _deliver(account: MailAccount, message: Message) -> None:
+    # A message still "sending" while we hold the outbox lock was claimed by a worker that
+    # died mid-send. If the server took it, its copy may already be in Sent (ours, or one
+    # the server saved itself), and then it must not go out again.
+    if message.state == Message.State.SENDING and _already_in_sent(account, message):
+        _mark_sent(message, note="")
+        return
+    claimed = Message.objects.filter(pk=message.pk, state=message.state).update(
+        state=Message.State.SENDING, send_attempts=F("send_attempts") + 1, claimed_at=timezone.now()
+    )
+    if not claimed:
+        return
+    message.refresh_from_db()
+    events.push_message(message)
+    try:
+        with smtp_session(account) as connection:
+            note = smtp.send(
+                connection,
+                envelope_from=account.email,
+                recipients=list(message.to_addresses),
+                raw=bytes(message.raw_outgoing),
+            )
+    except MailError as exc:
+        _record_send_failure(message, exc)
+        return
+    _mark_sent(message, note=note)
+    _save_sent_copy(account, message)
+
+
+def _mark_sent(message: Message, *, note: str) -> None:
+    Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+        state=Message.State.SENT, send_error=note
+    )
+    message.refresh_from_db()
+    events.push_message(message)
+
+
+def _already_in_sent(account: MailAccount, message: Message) -> bool:
+    if not account.sent_folder:
+        return False
+    with imap_session(account) as client:
+        return bool(imap.find_by_message_id(client, account.sent_folder, message.message_id))
+
+
+def _record_send_failure(message: Message, exc: MailError) -> None:
+    """A passing problem stops the outbox (later messages wait, keeping their order) and
+    retries later; a permanent one fails this message visibly and the rest go on."""
+    age = (timezone.now() - message.created_at).total_seconds()
+    will_retry = exc.transient and age < settings.COIWEB_SEND_GIVE_UP_SECONDS
+    if will_retry:
+        Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+            state=Message.State.QUEUED, send_error=f"{exc.user_message} Trying again…"
+        )
+    else:
+        Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+            state=Message.State.FAILED, send_error=exc.user_message
+        )
+    message.refresh_from_db()
+    events.push_message(message)
+    log.warning(
+        "message %s not sent (attempt %s): %s", message.pk, message.send_attempts, exc.user_message
+    )
+    if will_retry:
+        raise TryAgainLater(exc.user_message)
+
+
+def _save_sent_copy(account: MailAccount, message: Message) -> None:
+    """APPEND our message to Sent so other clients see it; the sync merges it by Message-ID."""
+    if not account.sent_folder:
+        return
+    try:
+        with imap_session(account) as client:
+            appended = imap.append(client, account.sent_folder, bytes(message.raw_outgoing))
+        if appended is not None:
+            uidvalidity, uid = appended
+            MessageCopy.objects.get_or_create(
+                account=account,
+                folder=account.sent_folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                defaults={"message": message},
+            )
+    except MailError as exc:
+        log.warning(
+            "message %s sent, but no copy saved in %s: %s",
+            message.pk,
+            account.sent_folder,
+            exc.user_message,
+        )
+
+
+def _queue_delivery(message: Message) -> None:
+    from chat import tasks
+
+    account_id = message.account_id
+    transaction.on_commit(lambda: tasks.deliver_outbox.delay(account_id))

@@ -1,0 +1,106 @@
+"""Push rendered fragments to a person's open pages, only after the data is committed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from chat import queries
+from chat.models import Chat, Message
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def push_message(message: Message) -> None:
+    """After commit, send the message row and its chat's list row to the owner's pages."""
+    message_pk, chat_pk = message.pk, message.chat_id
+    transaction.on_commit(lambda: _send_message(message_pk, chat_pk))
+
+
+def push_removal(message: Message) -> None:
+    """After commit, take a message off the owner's pages."""
+    user_id, html = (
+        message.account.user_id,
+        f'<div id="msg-{message.pk}" hx-swap-oob="delete"></div>',
+    )
+    transaction.on_commit(lambda: _send(user_id, html))
+
+
+def push_import_progress(account) -> None:
+    """After commit, update the history import progress bar on the owner's pages."""
+    user_id = account.user_id
+
+    def send() -> None:
+        progress = queries.import_progress(account)
+        _send(
+            user_id,
+            render_to_string("chat/_import_progress.html", {"progress": progress, "push": True}),
+        )
+
+    transaction.on_commit(send)
+
+
+def push_chat(chat: Chat) -> None:
+    """After commit, refresh one chat's row in the owner's chat lists."""
+    chat_pk = chat.pk
+    transaction.on_commit(lambda: _send_chat_row(chat_pk))
+
+
+def _send_message(message_pk: int, chat_pk: int) -> None:
+    message = queries.message_for_push(message_pk)
+    row = queries.chat_row(chat_pk)
+    if message is None or row is None:
+        return
+    html = render_to_string("chat/_message.html", {"message": message, "push": True})
+    html += render_to_string("chat/_chat_row.html", {"chat": row, "push": True})
+    _send(row.account.user_id, html)
+
+
+def _send_chat_row(chat_pk: int) -> None:
+    row = queries.chat_row(chat_pk)
+    if row is not None:
+        _send(
+            row.account.user_id,
+            render_to_string("chat/_chat_row.html", {"chat": row, "push": True}),
+        )
+
+
+log = logging.getLogger(__name__)
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _push_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process for channel-layer sends from sync code.
+
+    async_to_sync would start a fresh loop per call, and the Redis layer keeps its
+    connections per loop: every push would pay for a new connection.
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="push-loop", daemon=True).start()
+        return _loop
+
+
+def _send(user_id: int, html: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "page.push", "html": html}
+    future = asyncio.run_coroutine_threadsafe(
+        layer.group_send(user_group(user_id), message), _push_loop()
+    )
+    try:
+        future.result(timeout=10)
+    except Exception:
+        # A page that misses a push refetches on reconnect; the data itself is stored.
+        log.exception("push to user %s failed", user_id)

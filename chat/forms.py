@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django import forms
+
+from accounts.models import MailAccount, User
+
+
+class ComposeForm(forms.Form):
+    text = forms.CharField(
+        max_length=100_000, strip=False, widget=forms.Textarea(attrs={"rows": 1})
+    )
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"]
+        if not text.strip():
+            raise forms.ValidationError("Write something first.")
+        return text.rstrip()
+
+
+class NewChatForm(forms.Form):
+    address = forms.EmailField(label="Email address")
+    account = forms.ModelChoiceField(
+        queryset=MailAccount.objects.none(), label="From mailbox", empty_label=None
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = user.mail_accounts.all()
+
+
+class AfterForm(forms.Form):
+    """The reconnect cursor: the newest message id the page already shows."""
+
+    after = forms.IntegerField(min_value=0, required=False)
+
+
+class OffsetForm(forms.Form):
+    offset = forms.IntegerField(min_value=0, required=False)

@@ -1,0 +1,171 @@
+"""Chats, their messages, and where each message lives on the IMAP server."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import MailAccount
+
+
+class Chat(models.Model):
+    """A conversation of one linked mailbox with one other address."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="chats")
+    peer_address = models.CharField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    last_activity_at = models.DateTimeField(db_index=True)
+    last_message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "peer_address"], name="one_chat_per_peer")
+        ]
+        indexes = [models.Index(fields=["account", "-last_activity_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def title(self) -> str:
+        return self.name or self.peer_address
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INCOMING = "in", "Incoming"
+        OUTGOING = "out", "Outgoing"
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="messages")
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    state = models.CharField(max_length=10, choices=State.choices)
+    message_id = models.CharField(max_length=998)
+    from_address = models.CharField(max_length=254)
+    from_name = models.CharField(max_length=200, blank=True)
+    to_addresses = models.JSONField(default=list)
+    subject = models.CharField(max_length=998, blank=True)
+    text = models.TextField(blank=True)
+    quote_text = models.TextField(blank=True)
+    is_edited = models.BooleanField(default=False)
+    is_deleted = models.BooleanField(
+        default=False
+    )  # what a chat reply quoted (Delta Chat's "> " block)
+    folded_text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    is_chat = models.BooleanField(default=False)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.JSONField(default=list)
+    problem = models.CharField(max_length=300, blank=True)
+    # Only the first part of a large message was fetched; the rest comes when it is opened.
+    is_partial = models.BooleanField(default=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sort_at = models.DateTimeField()
+    seen = models.BooleanField(default=False)
+    # Outgoing only: the exact bytes we send, so every retry sends the same message.
+    raw_outgoing = models.BinaryField(null=True, blank=True, editable=False)
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    # When a worker claimed it for sending: a claim that grows old means that worker died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "message_id"], name="one_row_per_message_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["chat", "sort_at", "id"]),
+            models.Index(
+                fields=["chat"], name="unread_incoming", condition=Q(direction="in", seen=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.direction})"
+
+    @property
+    def is_outgoing(self) -> bool:
+        return self.direction == self.Direction.OUTGOING
+
+    @property
+    def can_retry(self) -> bool:
+        return self.is_outgoing and self.state == self.State.FAILED
+
+
+class Reaction(models.Model):
+    """One person's reaction to a message (RFC 9078: a new one replaces their last)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    sender = models.CharField(max_length=254)
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "sender"], name="one_reaction_per_sender")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} from {self.sender}"
+
+
+class MessageCopy(models.Model):
+    """One copy of a message in an IMAP folder; a message can have several (INBOX, Sent…)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="copies")
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    folder = models.CharField(max_length=200)
+    uidvalidity = models.BigIntegerField()
+    uid = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "folder", "uidvalidity", "uid"], name="one_copy_per_uid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.folder} UID {self.uid} (validity {self.uidvalidity})"
+
+
+class FolderState(models.Model):
+    """How far a folder of a mailbox has been synced."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="folder_states")
+    folder = models.CharField(max_length=200)
+    uidvalidity = models.BigIntegerField(null=True)
+    last_uid = models.BigIntegerField(default=0)
+    highest_modseq = models.BigIntegerField(null=True)
+    # History import walks down from the UID the folder had when it was first synced.
+    history_below = models.BigIntegerField(default=0)  # UIDs below this are still to import
+    history_total = models.PositiveIntegerField(default=0)
+    history_done = models.PositiveIntegerField(default=0)
+    synced_at = models.DateTimeField(null=True)
+    flags_synced_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "folder"], name="one_state_per_folder")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.folder} up to UID {self.last_uid}"
+
+    @property
+    def importing(self) -> bool:
+        return self.history_below > 1

@@ -1,0 +1,122 @@
+"""Reads: permission-scoped getters (404 for anything not owned) and list queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
+
+from accounts.models import MailAccount, User
+from chat.models import Chat, FolderState, Message
+
+PAGE_SIZE = 100
+
+
+def get_account_for_user(user: User, account_id: int) -> MailAccount:
+    return get_object_or_404(MailAccount, pk=account_id, user=user)
+
+
+def get_chat_for_user(user: User, chat_id: int) -> Chat:
+    return get_object_or_404(Chat.objects.select_related("account"), pk=chat_id, account__user=user)
+
+
+def get_message_for_user(user: User, message_id: int) -> Message:
+    return get_object_or_404(
+        Message.objects.select_related("chat", "account"), pk=message_id, account__user=user
+    )
+
+
+CHAT_PAGE_SIZE = 50
+
+
+def _with_unread(chats: list[Chat]) -> list[Chat]:
+    """Set `unread` on each chat with one grouped query (over the partial unread index)."""
+    counts = dict(
+        Message.objects.filter(chat__in=[c.pk for c in chats], direction="in", seen=False)
+        .values_list("chat_id")
+        .annotate(n=Count("pk"))
+        .values_list("chat_id", "n")
+    )
+    for chat in chats:
+        chat.unread = counts.get(chat.pk, 0)
+    return chats
+
+
+def chat_list(user: User, *, offset: int = 0, limit: int = CHAT_PAGE_SIZE) -> list[Chat]:
+    """A page of the person's chats, most recent activity first, with unread counts."""
+    page = (
+        Chat.objects.filter(account__user=user)
+        .select_related("last_message", "account")
+        .order_by("-last_activity_at", "-pk")[offset : offset + limit]
+    )
+    return _with_unread(list(page))
+
+
+def chat_count(user: User) -> int:
+    return Chat.objects.filter(account__user=user).count()
+
+
+def chat_row(chat_id: int) -> Chat | None:
+    chat = Chat.objects.select_related("last_message", "account").filter(pk=chat_id).first()
+    return _with_unread([chat])[0] if chat else None
+
+
+def conversation(chat: Chat, *, after: int | None = None) -> list[Message]:
+    """The latest page of a chat in display order, or everything newer than message `after`."""
+    messages = chat.messages.prefetch_related("reactions")
+    if after is not None:
+        return list(messages.filter(pk__gt=after).order_by("sort_at", "pk"))
+    latest = list(messages.order_by("-sort_at", "-pk")[:PAGE_SIZE])
+    latest.reverse()
+    return latest
+
+
+def message_for_push(message_id: int) -> Message | None:
+    return (
+        Message.objects.select_related("chat")
+        .prefetch_related("reactions")
+        .filter(pk=message_id)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    account_id: int
+    email: str
+    done: int
+    total: int
+    running: bool
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+
+def import_progress(account: MailAccount) -> ImportProgress:
+    """How far the history import of a mailbox has come, over all its chat folders."""
+    totals = FolderState.objects.filter(account=account).aggregate(
+        done=Sum("history_done"),
+        total=Sum("history_total"),
+        running=Count("pk", filter=Q(history_below__gt=1)),
+    )
+    return ImportProgress(
+        account_id=account.pk,
+        email=account.email,
+        done=totals["done"] or 0,
+        total=totals["total"] or 0,
+        running=bool(totals["running"]),
+    )
+
+
+def imports_running(user: User) -> list[ImportProgress]:
+    return [
+        import_progress(a)
+        for a in user.mail_accounts.filter(folder_states__history_below__gt=1).distinct()
+    ]
+
+
+def mailboxes_needing_attention(user: User) -> QuerySet[MailAccount]:
+    """Mailboxes that failed to sync or were paused (a rejected password)."""
+    return user.mail_accounts.filter(Q(is_active=False) | ~Q(last_error=""))

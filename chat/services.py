@@ -1,0 +1,81 @@
+"""Writes a person makes in the chat UI, and starting a mailbox's watch."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.connections import imap_session
+from accounts.models import MailAccount, User
+from chat import events
+from chat.models import Chat, Message
+from chat.watching import notify_watchers
+from mailcore import imap
+from mailcore.addresses import normalize_address
+from mailcore.parse import parse_message
+
+
+def start_watching(account: MailAccount) -> None:
+    """After commit, tell the watchers about the mailbox and sync it once right away."""
+    from chat import tasks
+
+    account_pk = account.pk
+
+    def start() -> None:
+        notify_watchers(account_pk)
+        tasks.queue_sync(account_pk)
+
+    transaction.on_commit(start)
+
+
+def start_chat(*, user: User, account: MailAccount, address: str) -> Chat:
+    """Return the chat of `account` with `address`, creating it if needed."""
+    if account.user_id != user.pk:
+        raise PermissionError("not your mailbox")
+    chat, _ = Chat.objects.get_or_create(
+        account=account,
+        peer_address=normalize_address(address),
+        defaults={"last_activity_at": timezone.now()},
+    )
+    return chat
+
+
+def mark_chat_read(*, chat: Chat) -> int:
+    """Mark every incoming message of the chat as seen, here and on the server."""
+    from chat import tasks
+
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update()
+            .filter(chat=chat, direction=Message.Direction.INCOMING, seen=False)
+            .values_list("pk", flat=True)
+        )
+        if ids:
+            Message.objects.filter(pk__in=ids).update(seen=True)
+            events.push_chat(chat)
+            account_id = chat.account_id
+            transaction.on_commit(lambda: tasks.store_seen.delay(account_id, ids))
+    return len(ids)
+
+
+def complete_message(*, message: Message) -> Message:
+    """Fetch the whole of a message that sync fetched only in part, and read it again."""
+    if not message.is_partial:
+        return message
+    copy = message.copies.first()
+    if copy is None:
+        return message
+    with imap_session(message.account) as client:
+        raw = imap.fetch_whole(client, copy.folder, copy.uid)
+    if raw is None:
+        return message
+    parsed = parse_message(raw)
+    Message.objects.filter(pk=message.pk).update(
+        text=parsed.text,
+        folded_text=parsed.folded_text,
+        html=parsed.html or "",
+        problem=(parsed.problem or "")[:300],
+        is_partial=False,
+    )
+    message.refresh_from_db()
+    return message

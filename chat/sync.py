@@ -1,0 +1,405 @@
+"""Bring a mailbox's folders into the database: fetch by UID, parse, store once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.connections import imap_session
+from accounts.models import MailAccount
+from chat import control, events
+from chat.exclusive import Outcome, run_exclusively
+from chat.models import Chat, FolderState, Message, MessageCopy
+from mailcore import imap
+from mailcore.errors import AuthenticationFailed, MailError
+from mailcore.parse import ParsedMessage, parse_message, split_quote
+
+log = logging.getLogger(__name__)
+
+
+def sync_mailbox(account_id: int) -> Outcome:
+    """Sync the mailbox's chat folders; concurrent calls coalesce into one more pass."""
+    account = MailAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return Outcome.RAN
+    return run_exclusively(f"sync:{account_id}", lambda: _sync_once(account))
+
+
+def active_mailbox_ids() -> list[int]:
+    return list(MailAccount.objects.filter(is_active=True).values_list("pk", flat=True))
+
+
+def chat_folders(account: MailAccount) -> list[str]:
+    """The folders whose mail belongs in chats: INBOX, Sent, and COI/Chats when it exists."""
+    folders = ["INBOX"]
+    if account.sent_folder:
+        folders.append(account.sent_folder)
+    if account.coi_chats_folder:
+        folders.append(account.coi_chats_folder)
+    return folders
+
+
+def _sync_once(account: MailAccount) -> None:
+    folders = chat_folders(account)
+    try:
+        with imap_session(account) as client:
+            condstore = imap.enable_condstore(client)
+            # New mail first in every folder, then removals: a message moved from one chat
+            # folder to another gains its new copy before it loses the old one, and stays.
+            for folder in folders:
+                sync_folder(account, client, folder)
+            for folder in folders:
+                reconcile_folder(account, client, folder, condstore=condstore)
+    except MailError as exc:
+        record_failure(account, exc)
+        if exc.transient:
+            raise
+        return
+    record_success(account)
+
+
+def sync_folder(account: MailAccount, client, folder: str) -> int:
+    """Fetch what is new in `folder` and ingest it; return how many messages were new.
+
+    Progress is saved after every batch, so a sync cut short resumes where it stopped.
+    """
+    state, _ = FolderState.objects.get_or_create(account=account, folder=folder)
+    if state.uidvalidity is None:
+        start_history(account, client, folder, state)
+    new = 0
+    batches = imap.fetch_new(client, folder, uidvalidity=state.uidvalidity, last_uid=state.last_uid)
+    for batch in batches:
+        if state.uidvalidity != batch.uidvalidity:
+            # The server renumbered the folder: old copies are gone, and messages are
+            # re-mapped through their Message-ID below, so nothing is shown twice.
+            MessageCopy.objects.filter(account=account, folder=folder).exclude(
+                uidvalidity=batch.uidvalidity
+            ).delete()
+            state.uidvalidity = batch.uidvalidity
+            state.last_uid = 0
+        for fetched in batch.messages:
+            if ingest_fetched(account, folder, batch.uidvalidity, fetched):
+                new += 1
+        state.last_uid = max(state.last_uid, batch.highest_uid)
+        state.synced_at = timezone.now()
+        state.save(update_fields=["uidvalidity", "last_uid", "synced_at"])
+    return new
+
+
+def start_history(account: MailAccount, client, folder: str, state: FolderState) -> None:
+    """First sight of a folder: live sync starts at its next UID, and what is already there
+    is imported newest first: the newest batch right now (so recent chats show within a
+    second or two), the rest by a background task."""
+    status = imap.select(client, folder)
+    state.uidvalidity = status.uidvalidity
+    state.last_uid = status.uidnext - 1
+    state.history_below = status.uidnext
+    state.history_total = status.exists
+    state.history_done = 0
+    state.save(
+        update_fields=["uidvalidity", "last_uid", "history_below", "history_total", "history_done"]
+    )
+    if state.importing:
+        _import_batch(account, client, state)
+    if state.importing:
+        from chat import tasks
+
+        account_id = account.pk
+        transaction.on_commit(lambda: tasks.import_history.delay(account_id))
+
+
+HISTORY_SECONDS_PER_TASK = 20
+
+
+def import_history(account_id: int) -> bool:
+    """Import older mail newest first, a batch at a time; True when more remains (the task
+    then queues itself again, so a restart or crash loses nothing: progress is saved)."""
+    account = MailAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return False
+    more = False
+
+    def job() -> None:
+        nonlocal more
+        deadline = time.monotonic() + HISTORY_SECONDS_PER_TASK
+        with imap_session(account) as client:
+            for state in FolderState.objects.filter(account=account, history_below__gt=1):
+                while state.importing:  # at least one batch per task, then while time lasts
+                    _import_batch(account, client, state)
+                    if time.monotonic() >= deadline:
+                        break
+                more = more or state.importing
+
+    outcome = run_exclusively(f"history:{account_id}", job)
+    if outcome is Outcome.BUSY:
+        return False  # another task imports it, and a retry is already planned
+    # Busy and first to notice: try again later in case the importer died holding the lock.
+    return more or outcome is Outcome.BUSY_NOTED
+
+
+def _import_batch(account: MailAccount, client, state: FolderState) -> None:
+    validity, messages, lowest, remaining = imap.fetch_history(
+        client, state.folder, below_uid=state.history_below
+    )
+    if validity != state.uidvalidity:
+        # Renumbered meanwhile: the live sync now fetches the whole folder again.
+        state.history_below = 0
+        state.save(update_fields=["history_below"])
+        return
+    chats = set()
+    for fetched in messages:
+        message = ingest_fetched(account, state.folder, validity, fetched, push=False)
+        if message is not None:
+            chats.add(message.chat_id)
+    state.history_below = lowest if remaining else 0
+    state.history_done = min(state.history_total, state.history_done + len(messages))
+    state.save(update_fields=["history_below", "history_done"])
+    for chat in Chat.objects.filter(pk__in=chats):
+        events.push_chat(chat)
+    events.push_import_progress(account)
+
+
+FULL_FLAG_SYNC_SECONDS = 300
+
+
+def reconcile_folder(account: MailAccount, client, folder: str, *, condstore: bool) -> None:
+    """Apply what changed on the server to what we already have: expunges and \\Seen."""
+    state = FolderState.objects.filter(account=account, folder=folder).first()
+    if state is None or state.uidvalidity is None:
+        return
+    status = imap.select(client, folder)
+    if status.uidvalidity != state.uidvalidity:
+        return  # renumbered since the fetch: the next pass re-maps it
+    copies = dict(
+        MessageCopy.objects.filter(
+            account=account, folder=folder, uidvalidity=state.uidvalidity, uid__lte=state.last_uid
+        ).values_list("uid", "message_id")
+    )
+    if len(copies) > status.exists:
+        gone = set(copies) - imap.all_uids(client)
+        remove_copies(account, folder, state.uidvalidity, gone)
+    now = timezone.now()
+    if condstore and status.highest_modseq is not None:
+        if state.highest_modseq is not None and status.highest_modseq > state.highest_modseq:
+            apply_flags(
+                account, copies, imap.fetch_flags(client, changed_since=state.highest_modseq)
+            )
+        state.highest_modseq = status.highest_modseq
+    elif (
+        state.flags_synced_at is None
+        or (now - state.flags_synced_at).total_seconds() > FULL_FLAG_SYNC_SECONDS
+    ):
+        # Without CONDSTORE every flag must be fetched: do it now and then, not per message.
+        apply_flags(account, copies, imap.fetch_flags(client))
+        state.flags_synced_at = now
+    state.save(update_fields=["highest_modseq", "flags_synced_at"])
+
+
+def remove_copies(account: MailAccount, folder: str, uidvalidity: int, uids: set[int]) -> None:
+    """Forget server copies that were expunged; a message with no copy left is removed."""
+    if not uids:
+        return
+    with transaction.atomic():
+        copies = MessageCopy.objects.filter(
+            account=account, folder=folder, uidvalidity=uidvalidity, uid__in=uids
+        )
+        message_ids = set(copies.values_list("message_id", flat=True))
+        copies.delete()
+        orphans = Message.objects.filter(pk__in=message_ids, copies__isnull=True).select_related(
+            "chat"
+        )
+        for message in orphans:
+            events.push_removal(message)
+            chat = message.chat
+            message.delete()
+            refresh_chat_summary(chat)
+
+
+def apply_flags(
+    account: MailAccount, copies: dict[int, int], flags: dict[int, frozenset[str]]
+) -> None:
+    """Mirror \\Seen set elsewhere (another client read it) onto our incoming messages."""
+    seen_ids = [copies[uid] for uid, f in flags.items() if uid in copies and "\\Seen" in f]
+    if not seen_ids:
+        return
+    unseen = Message.objects.filter(
+        pk__in=seen_ids, direction=Message.Direction.INCOMING, seen=False
+    )
+    chats = set(unseen.values_list("chat_id", flat=True))
+    if unseen.update(seen=True):
+        for chat in Chat.objects.filter(pk__in=chats):
+            events.push_chat(chat)
+
+
+def refresh_chat_summary(chat: Chat) -> None:
+    """Point the chat at its newest remaining message after one was removed."""
+    latest = chat.messages.order_by("-sort_at", "-pk").first()
+    Chat.objects.filter(pk=chat.pk).update(last_message=latest)
+    events.push_chat(chat)
+
+
+def ingest_fetched(
+    account: MailAccount,
+    folder: str,
+    uidvalidity: int,
+    fetched: imap.FetchedMessage,
+    *,
+    push: bool = True,
+) -> Message | None:
+    """Store one fetched message (or a new copy of a known one); return it if it was new."""
+    if MessageCopy.objects.filter(
+        account=account, folder=folder, uidvalidity=uidvalidity, uid=fetched.uid
+    ).exists():
+        return None
+    parsed = parse_message(fetched.raw)
+    try:
+        with transaction.atomic():
+            message, created = ingest_message(
+                account,
+                parsed,
+                seen="\\Seen" in fetched.flags,
+                received_at=fetched.internal_date,
+                partial=not fetched.complete,
+                push=push,
+            )
+            if message is None:
+                return None  # a control message, applied; the folder's UID mark covers it
+            MessageCopy.objects.get_or_create(
+                account=account,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=fetched.uid,
+                defaults={"message": message},
+            )
+    except IntegrityError:
+        # Another sync stored the same Message-ID a moment ago; its row is the message.
+        log.info("message %s already stored by a concurrent sync", parsed.message_id)
+        return None
+    return message if created else None
+
+
+def ingest_message(
+    account: MailAccount,
+    parsed: ParsedMessage,
+    *,
+    seen: bool,
+    received_at: datetime | None,
+    partial: bool = False,
+    push: bool = True,
+) -> tuple[Message | None, bool]:
+    """Return the message row for `parsed`, creating it and its chat when it is new.
+
+    Control messages (reactions, receipts, edits, deletes, bounces) are applied to their
+    targets and give (None, False): they are no bubble of their own.
+    """
+    existing = Message.objects.filter(account=account, message_id=parsed.message_id).first()
+    if existing is not None:
+        if existing.is_outgoing and existing.state == Message.State.SENDING:
+            # Our own copy showed up on the server: it went out even if the worker died.
+            Message.objects.filter(pk=existing.pk, state=Message.State.SENDING).update(
+                state=Message.State.SENT
+            )
+            existing.refresh_from_db()
+            events.push_message(existing)
+        return existing, False
+
+    if control.consume(account, parsed):
+        return None, False
+    own = account.email
+    sender = parsed.from_.addr if parsed.from_ else ""
+    outgoing = sender == own
+    recipients = [a.addr for a in (*parsed.to, *parsed.cc)]
+    if outgoing:
+        others = [a for a in recipients if a != own]
+        peer = others[0] if others else own
+    else:
+        peer = sender or "unknown-sender@invalid"
+    now = timezone.now()
+    sort_at = min(parsed.date or received_at or now, now)
+
+    chat, _ = Chat.objects.get_or_create(
+        account=account,
+        peer_address=peer,
+        defaults={
+            "name": "" if outgoing or not parsed.from_ else parsed.from_.name,
+            "last_activity_at": sort_at,
+        },
+    )
+    sort_at = _sort_after_parent(chat, parsed, sort_at, live=push)
+    # A messenger's reply starts with the quoted message; show it as a quote, not as text.
+    quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
+    if not outgoing and not chat.name and parsed.from_ and parsed.from_.name:
+        # A chat started from our side knows only the address until the peer answers.
+        Chat.objects.filter(pk=chat.pk, name="").update(name=parsed.from_.name[:200])
+    message = Message.objects.create(
+        account=account,
+        chat=chat,
+        direction=Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
+        state=Message.State.SENT if outgoing else Message.State.RECEIVED,
+        message_id=parsed.message_id,
+        from_address=sender,
+        from_name=parsed.from_.name if parsed.from_ else "",
+        to_addresses=recipients,
+        subject=parsed.subject[:998],
+        text=body,
+        quote_text=quote or "",
+        folded_text=parsed.folded_text,
+        html=parsed.html or "",
+        is_chat=parsed.is_chat,
+        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
+        references=list(parsed.references),
+        problem=(parsed.problem or "")[:300],
+        sent_at=parsed.date,
+        sort_at=sort_at,
+        seen=seen or outgoing,
+        is_partial=partial,
+    )
+    touch_chat(chat, message)
+    if push:
+        events.push_message(message)
+    return message, True
+
+
+def _sort_after_parent(chat: Chat, parsed: ParsedMessage, sort_at, *, live: bool):
+    """Keep a conversation in reading order.
+
+    Date headers have whole seconds and clocks differ, so a quick answer can look older
+    than what it answers. An answer sorts after its parent; and mail arriving live sorts
+    after what the chat already shows (as Delta Chat does), history keeps its dates.
+    """
+    floor = None
+    if parsed.in_reply_to:
+        parent = chat.messages.filter(message_id=parsed.in_reply_to[0]).only("sort_at").first()
+        floor = parent.sort_at if parent else None
+    if live:
+        latest = chat.messages.order_by("-sort_at").only("sort_at").first()
+        if latest and (floor is None or latest.sort_at > floor):
+            floor = latest.sort_at
+    if floor is not None and sort_at <= floor:
+        return floor + timedelta(microseconds=1)
+    return sort_at
+
+
+def touch_chat(chat: Chat, message: Message) -> None:
+    """Make `message` the chat's latest when it is newer than what the chat shows."""
+    Chat.objects.filter(pk=chat.pk, last_activity_at__lte=message.sort_at).update(
+        last_activity_at=message.sort_at, last_message=message
+    )
+    Chat.objects.filter(pk=chat.pk, last_message__isnull=True).update(last_message=message)
+
+
+def record_success(account: MailAccount) -> None:
+    MailAccount.objects.filter(pk=account.pk).update(last_sync_at=timezone.now(), last_error="")
+
+
+def record_failure(account: MailAccount, exc: MailError) -> None:
+    """Remember why the mailbox could not be reached; a rejected password stops the watching."""
+    fields = {"last_error": exc.user_message, "last_error_at": timezone.now()}
+    if isinstance(exc, AuthenticationFailed):
+        fields["is_active"] = False
+    MailAccount.objects.filter(pk=account.pk).update(**fields)
+    log.warning("mailbox %s: %s", account.pk, exc.user_message)

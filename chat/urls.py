@@ -1,0 +1,17 @@
+from django.urls import path
+
+from chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("chats/new/", views.chat_new, name="chat_new"),
+    path("chats/list/", views.chat_list, name="chat_list"),
+    path("chats/<int:chat_id>/", views.chat_detail, name="chat_detail"),
+    path("chats/<int:chat_id>/messages/", views.chat_messages, name="chat_messages"),
+    path("chats/<int:chat_id>/send/", views.chat_send, name="chat_send"),
+    path("chats/<int:chat_id>/read/", views.chat_read, name="chat_read"),
+    path("messages/<int:message_id>/", views.message_detail, name="message_detail"),
+    path("messages/<int:message_id>/retry/", views.message_retry, name="message_retry"),
+]

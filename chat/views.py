@@ -1,0 +1,149 @@
+"""Chat pages and actions. Thin: permission-scoped getters, one service call, a template."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from chat import delivery, queries, services
+from chat.forms import AfterForm, ComposeForm, NewChatForm, OffsetForm
+from mailcore.errors import MailError
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.mail_accounts.exists():
+        return redirect("accounts:mailbox_new")
+    return render(request, "chat/home.html", _sidebar(request.user))
+
+
+def _sidebar(user) -> dict:
+    """What the chat list column shows on every chat page."""
+    chats = queries.chat_list(user)
+    return {
+        "chats": chats,
+        "more_offset": len(chats) if queries.chat_count(user) > len(chats) else None,
+        "imports": queries.imports_running(user),
+        "troubled": queries.mailboxes_needing_attention(user),
+    }
+
+
+@login_required
+def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    services.mark_chat_read(chat=chat)
+    return render(
+        request,
+        "chat/home.html",
+        {
+            **_sidebar(request.user),
+            "chat": chat,
+            "messages_": queries.conversation(chat),
+            "form": ComposeForm(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def chat_list(request: HttpRequest) -> HttpResponse:
+    """Chat rows as upserts: the first page for a page whose websocket (re)connected, or
+    the next page for "more chats".
+
+    Upserts, not a replacement of the list: a push that overtakes this response must
+    not be wiped out by it.
+    """
+    form = OffsetForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("bad offset")
+    offset = form.cleaned_data["offset"] or 0
+    chats = queries.chat_list(request.user, offset=offset)
+    more = offset + len(chats) if queries.chat_count(request.user) > offset + len(chats) else None
+    return render(
+        request,
+        "chat/_chat_rows.html",
+        {"chats": chats, "push": True, "more_offset": more, "paging": offset > 0},
+    )
+
+
+@login_required
+@require_GET
+def chat_messages(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """Messages newer than `after`, as upsert fragments (what a reconnecting page missed)."""
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    form = AfterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("bad cursor")
+    after = form.cleaned_data["after"] or 0
+    services.mark_chat_read(chat=chat)
+    return render(
+        request,
+        "chat/_message_list.html",
+        {"messages_": queries.conversation(chat, after=after), "push": True},
+    )
+
+
+@login_required
+@require_POST
+def chat_send(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    form = ComposeForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return HttpResponse(status=422)
+        return render(
+            request,
+            "chat/home.html",
+            {**_sidebar(request.user), "chat": chat, "form": form},
+            status=422,
+        )
+    message = delivery.send_message(user=request.user, chat=chat, text=form.cleaned_data["text"])
+    if request.htmx:
+        return render(request, "chat/_message.html", {"message": message, "push": True})
+    return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def chat_read(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """The person saw the open chat (new messages arrived while it was on screen)."""
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    services.mark_chat_read(chat=chat)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = queries.get_message_for_user(request.user, message_id)
+    delivery.retry_message(message=message)
+    message.refresh_from_db()
+    return render(request, "chat/_message.html", {"message": message})
+
+
+@login_required
+@require_GET
+def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The full message: headers and the sanitized HTML in a sandboxed frame."""
+    message = queries.get_message_for_user(request.user, message_id)
+    problem = ""
+    try:
+        message = services.complete_message(message=message)
+    except MailError as exc:
+        problem = f"Only the first part of this large message is shown: {exc.user_message}"
+    return render(request, "chat/message_detail.html", {"message": message, "problem": problem})
+
+
+@login_required
+def chat_new(request: HttpRequest) -> HttpResponse:
+    form = NewChatForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        chat = services.start_chat(
+            user=request.user,
+            account=form.cleaned_data["account"],
+            address=form.cleaned_data["address"],
+        )
+        return redirect("chat:chat_detail", chat_id=chat.pk)
+    return render(request, "chat/new_chat.html", {"form": form})

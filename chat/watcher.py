@@ -1,0 +1,240 @@
+"""The long-running mailbox watcher: one thread per mailbox holds IMAP IDLE (or polls)
+and queues a short Celery sync whenever the server reports a change.
+
+IDLE lives here, not in a Celery task: a connection held for minutes would pin a worker
+slot and be redelivered by the broker's visibility timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+
+import redis
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from accounts.connections import imap_session
+from accounts.models import MailAccount
+from chat import tasks
+from chat.leases import Leases
+from chat.sync import record_failure
+from chat.watching import lease_namespace, watch_channel
+from coiweb.redis import client as redis_client
+from mailcore import imap
+from mailcore.errors import AuthenticationFailed, MailError
+
+log = logging.getLogger(__name__)
+
+IDLE_CHECK_SECONDS = 30
+MAX_BACKOFF_SECONDS = 300
+CHANGE_RESPONSES = {b"EXISTS", b"EXPUNGE", b"FETCH", b"RECENT"}
+
+
+class MailboxWatch(threading.Thread):
+    """Keeps one mailbox's INBOX under watch until stopped."""
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(name=f"watch-{account_id}", daemon=True)
+        self.account_id = account_id
+        self.stopping = threading.Event()
+        self.failures = 0
+        self._socket: socket.socket | None = None
+
+    def stop(self) -> None:
+        """Stop now: closing the socket wakes a thread that is blocked in IDLE."""
+        self.stopping.set()
+        sock = self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def run(self) -> None:
+        try:
+            self._watch()
+        finally:
+            log.info("stopped watching mailbox %s", self.account_id)
+
+    def _watch(self) -> None:
+        while not self.stopping.is_set():
+            account = MailAccount.objects.filter(pk=self.account_id, is_active=True).first()
+            # Hand the database connection back at once: this thread then waits on IMAP for
+            # minutes, and a thousand such threads must not hold a thousand connections.
+            connection.close()
+            if account is None:
+                return
+            try:
+                if account.has_capability("IDLE"):
+                    self._idle(account)
+                else:
+                    self._poll(account)
+            except AuthenticationFailed as exc:
+                # Retrying a rejected password would only lock the person out: stop and wait
+                # for a new password (the web side notifies us then).
+                record_failure(account, exc)
+                connection.close()
+                return
+            except MailError as exc:
+                if self.stopping.is_set():
+                    return  # our own stop() closed the connection
+                self.failures += 1
+                record_failure(account, exc)
+                connection.close()
+                self._backoff()
+            except Exception:
+                self.failures += 1
+                log.exception("watch of mailbox %s crashed", self.account_id)
+                self._backoff()
+
+    def _idle(self, account: MailAccount) -> None:
+        with imap_session(account) as client:
+            self._socket = client.socket()
+            if self.stopping.is_set():
+                return
+            client.select_folder("INBOX", readonly=True)
+            # Anything that arrived while we were not watching.
+            tasks.queue_sync(self.account_id)
+            self.failures = 0
+            log.info("watching mailbox %s with IDLE", self.account_id)
+            while not self.stopping.is_set():
+                renew_at = time.monotonic() + settings.COIWEB_IDLE_RENEW_SECONDS
+                client.idle()
+                changed = False
+                while not changed and not self.stopping.is_set() and time.monotonic() < renew_at:
+                    responses = imap.idle_wait(client, IDLE_CHECK_SECONDS)
+                    changed = any(_is_change(r) for r in responses)
+                    if changed:
+                        # Queue first: the DONE round trip need not delay the sync.
+                        tasks.queue_sync(self.account_id)
+                client.idle_done()
+
+    def _poll(self, account: MailAccount) -> None:
+        log.info(
+            "polling mailbox %s every %ss (no IDLE)", self.account_id, settings.COIWEB_POLL_SECONDS
+        )
+        while not self.stopping.is_set():
+            tasks.queue_sync(self.account_id)
+            self.failures = 0
+            self.stopping.wait(settings.COIWEB_POLL_SECONDS)
+
+    def _backoff(self) -> None:
+        delay = min(MAX_BACKOFF_SECONDS, 2 ** min(self.failures, 9))
+        self.stopping.wait(delay * random.uniform(0.5, 1.0))
+
+
+def _is_change(response: tuple) -> bool:
+    return len(response) >= 2 and response[1] in CHANGE_RESPONSES
+
+
+class Watcher:
+    """Watches a fair share of the active mailboxes, each under a lease in Redis.
+
+    Several watchers (on several machines) split the mailboxes between them; when one
+    dies its leases expire and the others take its mailboxes over.
+    """
+
+    def __init__(self) -> None:
+        self.watches: dict[int, MailboxWatch] = {}
+        self.stopping = threading.Event()
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        ttl = settings.COIWEB_LEASE_SECONDS
+        self.leases = Leases(
+            redis_client(), owner=owner, namespace=lease_namespace(), ttl_seconds=ttl
+        )
+        self.renew_every = ttl / 3
+
+    def run(self) -> None:
+        log.info("watcher %s started", self.leases.owner)
+        failures = 0
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._follow()
+                except redis.RedisError as exc:
+                    # Redis is down or restarting: keep the IDLE connections, retry soon.
+                    failures += 1
+                    log.warning("redis unavailable (%s), retrying", exc)
+                    self.stopping.wait(min(30, 2**failures) * random.uniform(0.5, 1.0))
+                else:
+                    failures = 0
+        finally:
+            self.shutdown()
+
+    def _follow(self) -> None:
+        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(watch_channel())
+            self.reconcile()
+            next_reconcile = time.monotonic() + self.renew_every
+            while not self.stopping.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    self.changed(int(message["data"]))
+                if time.monotonic() >= next_reconcile:
+                    self.reconcile()
+                    next_reconcile = time.monotonic() + self.renew_every
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                pubsub.close()
+
+    def reconcile(self) -> None:
+        """Renew our leases, drop what we lost, and take unowned mailboxes up to our share."""
+        close_old_connections()
+        active = set(MailAccount.objects.filter(is_active=True).values_list("pk", flat=True))
+        connection.close()
+        self.leases.heartbeat()
+        renewed = self.leases.renew_many([a for a in self.watches if a in active])
+        for account_id in list(self.watches):
+            if account_id not in active:
+                self._drop(account_id)
+            elif not renewed.get(account_id):
+                log.warning("lost the lease on mailbox %s", account_id)
+                self._drop(account_id, release=False)
+            elif not self.watches[account_id].is_alive():
+                self._drop(account_id, release=False)
+                self._start(account_id)
+        share = math.ceil(len(active) / self.leases.live_watchers())
+        unowned = list(active - set(self.watches))
+        random.shuffle(unowned)  # watchers starting together should not all try the same ones
+        for account_id in unowned:
+            if len(self.watches) >= share:
+                break
+            if self.leases.acquire(account_id):
+                self._start(account_id)
+        # A watcher that joined later gets room: hand back what is above our share.
+        for account_id in list(self.watches)[share:]:
+            self._drop(account_id)
+
+    def changed(self, account_id: int) -> None:
+        """A mailbox was linked or its settings changed: (re)watch it if it is ours to watch."""
+        if account_id in self.watches:
+            self.watches.pop(account_id).stop()
+            self._start(account_id)
+        elif self.leases.acquire(account_id):
+            self._start(account_id)
+
+    def _start(self, account_id: int) -> None:
+        watch = MailboxWatch(account_id)
+        self.watches[account_id] = watch
+        watch.start()
+
+    def _drop(self, account_id: int, *, release: bool = True) -> None:
+        self.watches.pop(account_id).stop()
+        if release:
+            self.leases.release(account_id)
+
+    def shutdown(self) -> None:
+        held = list(self.watches)
+        for account_id in held:
+            self.watches.pop(account_id).stop()
+        with contextlib.suppress(redis.RedisError):
+            for account_id in held:
+                self.leases.release(account_id)
+            self.leases.leave()

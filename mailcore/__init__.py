@@ -1,0 +1,1 @@
+"""Mail protocol code (IMAP, SMTP, MIME parsing and building, COI rules) with no Django imports."""

@@ -1,0 +1,113 @@
+"""Chat pages: what they show, cursors, and query counts that do not grow with data."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from chat.models import Chat, Message
+
+pytestmark = pytest.mark.django_db
+
+
+def _chat_with_messages(account, peer: str, n: int) -> Chat:
+    now = timezone.now()
+    chat = Chat.objects.create(account=account, peer_address=peer, last_activity_at=now)
+    for i in range(n):
+        message = Message.objects.create(
+            account=account,
+            chat=chat,
+            direction="in",
+            state="received",
+            message_id=f"<{peer}-{i}@x>",
+            from_address=peer,
+            text=f"message {i} from {peer}",
+            sort_at=now,
+            seen=False,
+        )
+    chat.last_message = message
+    chat.save(update_fields=["last_message"])
+    return chat
+
+
+def _client(person) -> Client:
+    client = Client()
+    client.force_login(person.user)
+    return client
+
+
+def test_chat_list_query_count_does_not_grow_with_chats(make_person, django_assert_max_num_queries):
+    alice = make_person("alice")
+    for i in range(3):
+        _chat_with_messages(alice.account, f"p{i}@example.org", 2)
+    client = _client(alice)
+    with django_assert_max_num_queries(8) as few:
+        client.get("/")
+    for i in range(3, 30):
+        _chat_with_messages(alice.account, f"p{i}@example.org", 2)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/")
+    assert response.content.decode().count('class="chat-row') == 30
+
+
+def test_opening_a_chat_marks_it_read_and_shows_unread_badges_elsewhere(make_person):
+    alice = make_person("alice")
+    first = _chat_with_messages(alice.account, "one@example.org", 2)
+    _chat_with_messages(alice.account, "two@example.org", 3)
+    page = _client(alice).get(f"/chats/{first.pk}/").content.decode()
+    assert "message 1 from one@example.org" in page
+    assert 'title="3 unread"' in page
+    assert not Message.objects.filter(chat=first, seen=False).exists()
+
+
+def test_messages_after_a_cursor_are_only_the_newer_ones(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 4)
+    pks = list(chat.messages.order_by("pk").values_list("pk", flat=True))
+    body = _client(alice).get(f"/chats/{chat.pk}/messages/?after={pks[1]}").content.decode()
+    assert f'id="msg-{pks[1]}"' not in body
+    assert f'id="msg-{pks[2]}"' in body and f'id="msg-{pks[3]}"' in body
+    assert _client(alice).get(f"/chats/{chat.pk}/messages/?after=x").status_code == 400
+
+
+def test_composer_queues_a_message_and_returns_it(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 1)
+    response = _client(alice).post(
+        f"/chats/{chat.pk}/send/", {"text": "  hi there  "}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    sent = Message.objects.get(chat=chat, direction="out")
+    assert sent.text == "  hi there" and sent.state == "queued"
+    assert f'id="msg-{sent.pk}"' in response.content.decode()
+    assert _client(alice).post(f"/chats/{chat.pk}/send/", {"text": "   "}).status_code == 422
+
+
+def test_a_person_without_a_mailbox_is_guided_to_link_one(make_person):
+    person = make_person("newbie", link=False)
+    assert _client(person).get("/").url == "/accounts/mailboxes/new/"
+
+
+def test_a_paused_mailbox_is_announced_on_the_chat_page(make_person):
+    alice = make_person("alice")
+    alice.account.is_active = False
+    alice.account.last_error = "The mail server rejected the username or password."
+    alice.account.save(update_fields=["is_active", "last_error"])
+    page = _client(alice).get("/").content.decode()
+    assert "is paused" in page and "rejected the username or password" in page
+    assert f"/accounts/mailboxes/{alice.account.pk}/" in page
+
+
+def test_the_chat_list_comes_in_pages(make_person):
+    alice = make_person("alice")
+    for i in range(55):
+        _chat_with_messages(alice.account, f"page{i}@example.org", 1)
+    client = _client(alice)
+    first = client.get("/").content.decode()
+    assert first.count('class="chat-row') == 50
+    assert "?offset=50" in first
+    rest = client.get("/chats/list/?offset=50").content.decode()
+    assert rest.count('class="chat-row') == 5
+    assert "?offset=" not in rest  # nothing more after the last page
+    assert client.get("/chats/list/?offset=-1").status_code == 400
