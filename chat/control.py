@@ -57,6 +57,7 @@ def _reaction(account: MailAccount, parsed: ParsedMessage) -> None:
     Reaction.objects.filter(message=target, sender=reaction.sender).delete()
     if not reaction.is_retraction:
         Reaction.objects.create(message=target, sender=reaction.sender, emoji=reaction.emojis[0])
+    Message.objects.filter(pk=target.pk).touch()
     events.push_message(target)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import forms
 
 from accounts.models import MailAccount, User
@@ -29,9 +31,17 @@ class NewChatForm(forms.Form):
 
 
 class AfterForm(forms.Form):
-    """The reconnect cursor: the newest message id the page already shows."""
+    """The reconnect cursor: the newest message id the page shows, and when (server time,
+    ms since the epoch) the page last caught up."""
 
     after = forms.IntegerField(min_value=0, required=False)
+    since = forms.IntegerField(min_value=0, max_value=253_402_300_799_999, required=False)
+
+    def changed_since(self) -> datetime | None:
+        since = self.cleaned_data["since"]
+        if since is None:
+            return None
+        return datetime.fromtimestamp(since / 1000, tz=UTC)
 
 
 class OffsetForm(forms.Form):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import MailAccount
 
@@ -34,6 +35,18 @@ class Chat(models.Model):
         return self.name or self.peer_address
 
 
+class MessageQuerySet(models.QuerySet):
+    def update(self, **fields):
+        # Every change a page shows (state, text, reactions…) moves updated_at, so a page
+        # whose socket was down can ask for what changed (see queries.conversation).
+        fields.setdefault("updated_at", timezone.now())
+        return super().update(**fields)
+
+    def touch(self) -> int:
+        """Mark as changed for pages: e.g. a reaction to these messages came or went."""
+        return self.update()
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         INCOMING = "in", "Incoming"
@@ -57,11 +70,9 @@ class Message(models.Model):
     to_addresses = models.JSONField(default=list)
     subject = models.CharField(max_length=998, blank=True)
     text = models.TextField(blank=True)
-    quote_text = models.TextField(blank=True)
+    quote_text = models.TextField(blank=True)  # what a chat reply quoted (Delta Chat's "> ")
     is_edited = models.BooleanField(default=False)
-    is_deleted = models.BooleanField(
-        default=False
-    )  # what a chat reply quoted (Delta Chat's "> " block)
+    is_deleted = models.BooleanField(default=False)
     folded_text = models.TextField(blank=True)
     html = models.TextField(blank=True)
     is_chat = models.BooleanField(default=False)
@@ -80,6 +91,9 @@ class Message(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     send_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -89,6 +103,7 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["chat", "sort_at", "id"]),
+            models.Index(fields=["chat", "updated_at"]),
             models.Index(
                 fields=["chat"], name="unread_incoming", condition=Q(direction="in", seen=False)
             ),
@@ -96,6 +111,12 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} ({self.direction})"
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
+        super().save(*args, **kwargs)
 
     @property
     def is_outgoing(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
@@ -62,11 +63,22 @@ def chat_row(chat_id: int) -> Chat | None:
     return _with_unread([chat])[0] if chat else None
 
 
-def conversation(chat: Chat, *, after: int | None = None) -> list[Message]:
-    """The latest page of a chat in display order, or everything newer than message `after`."""
+# A change is stamped before its transaction commits, so a page rendered in between can
+# miss it although its cursor is later: refetches reach back this far.
+CHANGE_MARGIN = timedelta(seconds=10)
+
+
+def conversation(
+    chat: Chat, *, after: int | None = None, changed_since: datetime | None = None
+) -> list[Message]:
+    """The latest page of a chat in display order; or, for a page catching up, everything
+    newer than message `after` plus what changed since `changed_since`."""
     messages = chat.messages.prefetch_related("reactions")
     if after is not None:
-        return list(messages.filter(pk__gt=after).order_by("sort_at", "pk"))
+        missed = Q(pk__gt=after)
+        if changed_since is not None:
+            missed |= Q(updated_at__gte=changed_since - CHANGE_MARGIN)
+        return list(messages.filter(missed).order_by("sort_at", "pk"))
     latest = list(messages.order_by("-sort_at", "-pk")[:PAGE_SIZE])
     latest.reverse()
     return latest

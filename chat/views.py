@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import delivery, queries, services
@@ -33,6 +34,7 @@ def _sidebar(user) -> dict:
 @login_required
 def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
     chat = queries.get_chat_for_user(request.user, chat_id)
+    rendered_at = timezone.now()
     services.mark_chat_read(chat=chat)
     return render(
         request,
@@ -40,6 +42,7 @@ def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
         {
             **_sidebar(request.user),
             "chat": chat,
+            "since": _epoch_ms(rendered_at),
             "messages_": queries.conversation(chat),
             "form": ComposeForm(),
         },
@@ -76,13 +79,25 @@ def chat_messages(request: HttpRequest, chat_id: int) -> HttpResponse:
     form = AfterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest("bad cursor")
+    caught_up_at = timezone.now()
     after = form.cleaned_data["after"] or 0
     services.mark_chat_read(chat=chat)
-    return render(
+    response = render(
         request,
         "chat/_message_list.html",
-        {"messages_": queries.conversation(chat, after=after), "push": True},
+        {
+            "messages_": queries.conversation(
+                chat, after=after, changed_since=form.changed_since()
+            ),
+            "push": True,
+        },
     )
+    response["X-Coiweb-Since"] = _epoch_ms(caught_up_at)
+    return response
+
+
+def _epoch_ms(moment) -> str:
+    return str(int(moment.timestamp() * 1000))
 
 
 @login_required

@@ -140,7 +140,11 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # channels-redis blocks on the server for up to 5 s per receive; redis-py 8's default
         # 5 s client read timeout races it and kills idle sockets with 1011. Give reads room.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        # The health check pings a connection that sat idle in the pool before using it, so
+        # one left dead by a Redis restart is replaced instead of failing a websocket.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "health_check_interval": 10}]
+        },
     }
 }
 

@@ -105,12 +105,19 @@
     if (document.getElementById("chat-list")) {
       htmx.ajax("GET", "/chats/list/", { target: "#chat-list", swap: "none" });
     }
+    // New messages by id, and changes to shown ones (ticks, reactions, edits) by time.
     var box = messagesBox();
     if (box) {
-      htmx.ajax("GET", box.dataset.messagesUrl + "?after=" + lastMessagePk(), { target: box, swap: "none" })
-        .then(scrollToEnd);
+      var url = box.dataset.messagesUrl + "?after=" + lastMessagePk() + "&since=" + (box.dataset.since || "");
+      htmx.ajax("GET", url, { target: box, swap: "none" }).then(scrollToEnd);
     }
     if (live) live.dataset.state = "open";
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var since = evt.detail.xhr && evt.detail.successful && evt.detail.xhr.getResponseHeader("X-Coiweb-Since");
+    var box = messagesBox();
+    var path = evt.detail.pathInfo && evt.detail.pathInfo.requestPath;
+    if (since && box && path && path.indexOf(box.dataset.messagesUrl) === 0) box.dataset.since = since;
   });
   document.addEventListener("htmx:wsClose", function () {
     var live = document.getElementById("live");

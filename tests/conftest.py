@@ -108,6 +108,18 @@ def live_stack(django_db_setup, django_db_blocker, _clean_redis):
             _end_other_sessions()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test shows what the live processes were saying."""
+    report = yield
+    if report.failed and "live_stack" in getattr(item, "fixturenames", ()):
+        for log in sorted(LOG_DIR.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-40:]
+            if tail:
+                report.sections.append((f"live stack: {log.name}, last 40 lines", "\n".join(tail)))
+    return report
+
+
 def _end_other_sessions() -> None:
     """Postgres reaps a dead client's session a moment later; end them now so the test
     database can be dropped."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -69,6 +71,40 @@ def test_messages_after_a_cursor_are_only_the_newer_ones(make_person):
     assert f'id="msg-{pks[1]}"' not in body
     assert f'id="msg-{pks[2]}"' in body and f'id="msg-{pks[3]}"' in body
     assert _client(alice).get(f"/chats/{chat.pk}/messages/?after=x").status_code == 400
+
+
+def test_a_catching_up_page_also_gets_older_messages_that_changed_since_its_cursor(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 3)
+    first, second, newest = chat.messages.order_by("pk")
+    cursor = _client(alice).get(f"/chats/{chat.pk}/messages/?after={newest.pk}")["X-Coiweb-Since"]
+    Message.objects.filter(chat=chat).update(updated_at=timezone.now() - timedelta(hours=1))
+    Message.objects.filter(pk=first.pk).update(state=Message.State.READ)
+
+    body = (
+        _client(alice)
+        .get(f"/chats/{chat.pk}/messages/?after={newest.pk}&since={cursor}")
+        .content.decode()
+    )
+    assert f'id="msg-{first.pk}"' in body
+    assert f'id="msg-{second.pk}"' not in body and f'id="msg-{newest.pk}"' not in body
+    assert _client(alice).get(f"/chats/{chat.pk}/messages/?after=1&since=-5").status_code == 400
+
+
+def test_every_kind_of_message_change_moves_its_updated_at(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 1)
+    message = chat.messages.get()
+    long_ago = timezone.now() - timedelta(hours=1)
+    changes = [
+        lambda: Message.objects.filter(pk=message.pk).update(text="edited"),
+        lambda: Message.objects.filter(pk=message.pk).touch(),
+        lambda: message.save(update_fields=["seen"]),
+    ]
+    for change in changes:
+        Message.objects.filter(pk=message.pk).update(updated_at=long_ago)
+        change()
+        assert Message.objects.get(pk=message.pk).updated_at > long_ago + timedelta(minutes=59)
 
 
 def test_composer_queues_a_message_and_returns_it(make_person):

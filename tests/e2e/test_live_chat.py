@@ -155,7 +155,7 @@ def test_hostile_html_mail_renders_inert(make_person, open_page):
 def test_a_page_whose_socket_dropped_fetches_what_it_missed(make_person, open_page, live_stack):
     alice = make_person("alice")
     friend = add_mail_user("friend")
-    send_plain_mail(
+    first_id = send_plain_mail(
         sender=friend.email, to=alice.mail.email, subject="first", body="before the outage"
     )
     page = open_page(alice, "/")
@@ -168,15 +168,24 @@ def test_a_page_whose_socket_dropped_fetches_what_it_missed(make_person, open_pa
     send_plain_mail(
         sender=friend.email, to=alice.mail.email, subject="second", body="during the outage"
     )
+    # A change to a message the page already shows: the friend edits the first one.
+    send_plain_mail(
+        sender=friend.email,
+        to=alice.mail.email,
+        subject="first",
+        body="✏️before the outage, corrected",
+        extra={"Chat-Version": "1.0", "Chat-Edit": first_id},
+    )
     chat = Chat.objects.get(account=alice.account)
     for _ in range(100):
-        if chat.messages.count() == 2:
+        if chat.messages.count() == 2 and chat.messages.filter(is_edited=True).exists():
             break
         page.wait_for_timeout(100)
-    assert chat.messages.count() == 2
+    assert chat.messages.count() == 2 and chat.messages.filter(is_edited=True).exists()
     live_stack.start("daphne")
 
     expect(page.locator(".msg.in", has_text="during the outage")).to_have_count(1, timeout=20_000)
+    expect(page.locator(".msg.in", has_text="corrected")).to_have_count(1)
     expect(page.locator(".msg.in")).to_have_count(2)
     assert page.evaluate("window.__noReload") is True
 
