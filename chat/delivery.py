@@ -19,6 +19,13 @@ from mailcore import imap, smtp
 from mailcore.addresses import Address, domain_of
 from mailcore.compose import OutgoingMessage, build_message, default_subject
 from mailcore.errors import MailError
+from mailcore.groups import (
+    group_headers,
+    group_message_id,
+    group_subject,
+    is_valid_group_id,
+    membership_headers,
+)
 from mailcore.message_ids import build_references, new_message_id
 
 log = logging.getLogger(__name__)
@@ -28,24 +35,69 @@ class TryAgainLater(Exception):
     """Sending failed for a reason that may pass; the task retries with backoff."""
 
 
+class NothingToSend(ValueError):
+    """The message would have no recipient (a group whose other members all left)."""
+
+
 def send_message(*, user: User, chat: Chat, text: str) -> Message:
     """Store an outgoing chat message with our own Message-ID, then queue its delivery."""
+    return _queue_outgoing(user=user, chat=chat, text=text)
+
+
+def send_group_change(
+    *, user: User, chat: Chat, line: str, also_to: tuple[str, ...] = (), **change: str
+) -> Message:
+    """Tell a group's members (and `also_to`, e.g. who was just removed) about a rename or
+    member change: DC's headers (mailcore.groups.group_headers) with `line` as the text."""
+    return _queue_outgoing(user=user, chat=chat, text=line, change=change, also_to=also_to)
+
+
+def _queue_outgoing(
+    *,
+    user: User,
+    chat: Chat,
+    text: str,
+    change: dict | None = None,
+    also_to: tuple[str, ...] = (),
+) -> Message:
     account = chat.account
     parent = chat.messages.order_by("-sort_at", "-pk").first()
     now = timezone.now()
     sender_name = account.display_name or user.display_name or ""
-    outgoing = OutgoingMessage(
-        from_=Address(sender_name, account.email),
-        to=(Address(chat.name, chat.peer_address),),
-        message_id=new_message_id(domain_of(account.email)),
-        date=now,
-        subject=default_subject(
+    domain = domain_of(account.email)
+    if chat.is_group:
+        members = list(chat.members.all())
+        current = [(m.address, m.changed_at) for m in members if m.is_member]
+        past = [(m.address, m.changed_at) for m in members if not m.is_member]
+        to_addresses = [address for address, _ in current]
+        # Ad-hoc groups (plain mail) have no id on the wire; DC sends those without one too.
+        group_id = chat.group_id if is_valid_group_id(chat.group_id) else None
+        message_id = group_message_id(domain, group_id) if group_id else new_message_id(domain)
+        subject = group_subject(chat.name or "Group", replying=parent is not None)
+        extra = group_headers(
+            group_id=group_id, name=chat.name or "Group", **(change or {})
+        ) + membership_headers(current, past)
+    else:
+        to_addresses = [chat.peer_address]
+        message_id = new_message_id(domain)
+        subject = default_subject(
             sender_name=sender_name or account.email,
             last_subject=parent.subject if parent else None,
-        ),
+        )
+        extra = ()
+    envelope = list(dict.fromkeys([*to_addresses, *also_to]))
+    if not envelope:
+        raise NothingToSend("nobody else is in this group")
+    outgoing = OutgoingMessage(
+        from_=Address(sender_name, account.email),
+        to=tuple(Address("" if chat.is_group else chat.name, a) for a in to_addresses),
+        message_id=message_id,
+        date=now,
+        subject=subject,
         text=text,
         in_reply_to=parent.message_id if parent else None,
         references=build_references(tuple(parent.references), parent.message_id) if parent else (),
+        extra_headers=extra,
     )
     with transaction.atomic():
         message = Message.objects.create(
@@ -56,10 +108,11 @@ def send_message(*, user: User, chat: Chat, text: str) -> Message:
             message_id=outgoing.message_id,
             from_address=account.email,
             from_name=sender_name,
-            to_addresses=[chat.peer_address],
+            to_addresses=envelope,
             subject=outgoing.subject,
             text=text,
             is_chat=True,
+            is_system=change is not None,
             in_reply_to=outgoing.in_reply_to or "",
             references=list(outgoing.references),
             sent_at=now,

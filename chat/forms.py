@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from django import forms
+from django.core.validators import validate_email
 
 from accounts.models import MailAccount, User
 
@@ -28,6 +30,47 @@ class NewChatForm(forms.Form):
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = user.mail_accounts.all()
+
+
+class NewGroupForm(forms.Form):
+    name = forms.CharField(label="Group name", max_length=200)
+    members = forms.CharField(
+        label="Members' email addresses",
+        help_text="One per line, or separated by commas.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    account = forms.ModelChoiceField(
+        queryset=MailAccount.objects.none(), label="From mailbox", empty_label=None
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = user.mail_accounts.all()
+
+    def clean_members(self) -> list[str]:
+        raw = [a.strip() for a in re.split(r"[,;\s]+", self.cleaned_data["members"]) if a.strip()]
+        bad = [a for a in raw if not _is_email(a)]
+        if bad:
+            raise forms.ValidationError(f"Not an email address: {', '.join(bad)}")
+        if not raw:
+            raise forms.ValidationError("Add at least one member.")
+        return raw
+
+
+class GroupNameForm(forms.Form):
+    name = forms.CharField(label="Group name", max_length=200)
+
+
+class MemberForm(forms.Form):
+    address = forms.EmailField(label="Email address")
+
+
+def _is_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except forms.ValidationError:
+        return False
+    return True
 
 
 class AfterForm(forms.Form):

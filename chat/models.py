@@ -10,10 +10,18 @@ from accounts.models import MailAccount
 
 
 class Chat(models.Model):
-    """A conversation of one linked mailbox with one other address."""
+    """A conversation of one linked mailbox: with one other address, or a group."""
+
+    class Kind(models.TextChoices):
+        SINGLE = "single", "One to one"
+        GROUP = "group", "Group"
 
     account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="chats")
-    peer_address = models.CharField(max_length=254)
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.SINGLE)
+    peer_address = models.CharField(max_length=254, blank=True)  # one-to-one chats only
+    # Groups: Delta Chat's / COI's group id, or for an ad-hoc group of plain mail (no id on
+    # the wire) a key made of its first name and member set (mailcore.groups.adhoc_group_key).
+    group_id = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=200, blank=True)
     last_activity_at = models.DateTimeField(db_index=True)
     last_message = models.ForeignKey(
@@ -23,7 +31,16 @@ class Chat(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "peer_address"], name="one_chat_per_peer")
+            models.UniqueConstraint(
+                fields=["account", "peer_address"],
+                condition=Q(kind="single"),
+                name="one_chat_per_peer",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "group_id"],
+                condition=Q(kind="group"),
+                name="one_chat_per_group",
+            ),
         ]
         indexes = [models.Index(fields=["account", "-last_activity_at"])]
 
@@ -31,8 +48,39 @@ class Chat(models.Model):
         return self.title
 
     @property
+    def is_group(self) -> bool:
+        return self.kind == self.Kind.GROUP
+
+    @property
+    def current_members(self):
+        return self.members.filter(is_member=True)
+
+    @property
     def title(self) -> str:
+        if self.is_group:
+            return self.name or "Group"
         return self.name or self.peer_address
+
+
+class ChatMember(models.Model):
+    """Someone in a group chat besides the mailbox's own address."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="members")
+    address = models.CharField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    # Past members stay as rows: Delta Chat's membership CRDT compares, per address, the
+    # time of the last add or remove (Chat-Group-Member-Timestamps, unix seconds).
+    is_member = models.BooleanField(default=True)
+    changed_at = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "address"], name="one_membership_per_address")
+        ]
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.name or self.address
 
 
 class MessageQuerySet(models.QuerySet):
@@ -76,6 +124,8 @@ class Message(models.Model):
     folded_text = models.TextField(blank=True)
     html = models.TextField(blank=True)
     is_chat = models.BooleanField(default=False)
+    # A group change (rename, member added or removed): a line in the chat, not a bubble.
+    is_system = models.BooleanField(default=False)
     in_reply_to = models.CharField(max_length=998, blank=True)
     references = models.JSONField(default=list)
     problem = models.CharField(max_length=300, blank=True)

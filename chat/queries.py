@@ -18,6 +18,15 @@ def get_account_for_user(user: User, account_id: int) -> MailAccount:
     return get_object_or_404(MailAccount, pk=account_id, user=user)
 
 
+def get_group_for_user(user: User, chat_id: int) -> Chat:
+    return get_object_or_404(
+        Chat.objects.select_related("account"),
+        pk=chat_id,
+        account__user=user,
+        kind=Chat.Kind.GROUP,
+    )
+
+
 def get_chat_for_user(user: User, chat_id: int) -> Chat:
     return get_object_or_404(Chat.objects.select_related("account"), pk=chat_id, account__user=user)
 
@@ -73,7 +82,7 @@ def conversation(
 ) -> list[Message]:
     """The latest page of a chat in display order; or, for a page catching up, everything
     newer than message `after` plus what changed since `changed_since`."""
-    messages = chat.messages.prefetch_related("reactions")
+    messages = chat.messages.select_related("chat").prefetch_related("reactions")
     if after is not None:
         missed = Q(pk__gt=after)
         if changed_since is not None:

@@ -7,11 +7,12 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount, User
-from chat import events
-from chat.models import Chat, Message
+from chat import chats, delivery, events
+from chat.models import Chat, ChatMember, Message
 from chat.watching import notify_watchers
 from mailcore import imap
 from mailcore.addresses import normalize_address
+from mailcore.groups import new_group_id
 from mailcore.parse import parse_message
 
 
@@ -34,10 +35,82 @@ def start_chat(*, user: User, account: MailAccount, address: str) -> Chat:
         raise PermissionError("not your mailbox")
     chat, _ = Chat.objects.get_or_create(
         account=account,
+        kind=Chat.Kind.SINGLE,
         peer_address=normalize_address(address),
         defaults={"last_activity_at": timezone.now()},
     )
     return chat
+
+
+def create_group(*, user: User, account: MailAccount, name: str, addresses: list[str]) -> Chat:
+    """Create a group; its members learn of it with the first message (as in Delta Chat)."""
+    if account.user_id != user.pk:
+        raise PermissionError("not your mailbox")
+    members = [a for a in dict.fromkeys(map(normalize_address, addresses)) if a != account.email]
+    now = _unix_now()
+    with transaction.atomic():
+        chat = Chat.objects.create(
+            account=account,
+            kind=Chat.Kind.GROUP,
+            group_id=new_group_id(),
+            name=" ".join(name.split())[:200],
+            last_activity_at=timezone.now(),
+        )
+        ChatMember.objects.bulk_create(
+            [ChatMember(chat=chat, address=a, changed_at=now) for a in members]
+        )
+    return chat
+
+
+def rename_group(*, user: User, chat: Chat, name: str) -> Message | None:
+    name = " ".join(name.split())[:200]
+    old = chat.name
+    if not name or name == old:
+        return None
+    Chat.objects.filter(pk=chat.pk).update(name=name)
+    chat.name = name
+    events.push_chat(chat)
+    return delivery.send_group_change(
+        user=user,
+        chat=chat,
+        line=f"Group name changed from “{old}” to “{name}”.",
+        name_changed_from=old,
+    )
+
+
+def add_group_member(*, user: User, chat: Chat, address: str) -> Message | None:
+    address = normalize_address(address)
+    if address == chat.account.email or chat.current_members.filter(address=address).exists():
+        return None
+    chats.set_membership(chat, address, is_member=True, at=_unix_now())
+    return delivery.send_group_change(
+        user=user, chat=chat, line=f"Member {address} added.", member_added=address
+    )
+
+
+def remove_group_member(*, user: User, chat: Chat, address: str) -> Message | None:
+    """Remove a member, or with our own address leave the group; the one removed is told."""
+    address = normalize_address(address)
+    if address == chat.account.email:
+        message = delivery.send_group_change(
+            user=user, chat=chat, line="Left the group.", member_removed=address
+        )
+        chat.members.update(is_member=False)
+        return message
+    if not chat.current_members.filter(address=address).exists():
+        return None
+    chats.set_membership(chat, address, is_member=False, at=_unix_now())
+    return delivery.send_group_change(
+        user=user,
+        chat=chat,
+        line=f"Member {address} removed.",
+        also_to=(address,),
+        member_removed=address,
+    )
+
+
+def _unix_now() -> int:
+    return int(timezone.now().timestamp())
 
 
 def mark_chat_read(*, chat: Chat) -> int:

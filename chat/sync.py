@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount
-from chat import control, events
+from chat import chats, control, events
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import imap
@@ -309,32 +309,19 @@ def ingest_message(
 
     if control.consume(account, parsed):
         return None, False
-    own = account.email
     sender = parsed.from_.addr if parsed.from_ else ""
-    outgoing = sender == own
+    outgoing = sender == account.email
     recipients = [a.addr for a in (*parsed.to, *parsed.cc)]
-    if outgoing:
-        others = [a for a in recipients if a != own]
-        peer = others[0] if others else own
-    else:
-        peer = sender or "unknown-sender@invalid"
     now = timezone.now()
     sort_at = min(parsed.date or received_at or now, now)
 
-    chat, _ = Chat.objects.get_or_create(
-        account=account,
-        peer_address=peer,
-        defaults={
-            "name": "" if outgoing or not parsed.from_ else parsed.from_.name,
-            "last_activity_at": sort_at,
-        },
-    )
+    placement = chats.place(account, parsed, when=sort_at)
+    chat = placement.chat
     sort_at = _sort_after_parent(chat, parsed, sort_at, live=push)
     # A messenger's reply starts with the quoted message; show it as a quote, not as text.
     quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
-    if not outgoing and not chat.name and parsed.from_ and parsed.from_.name:
-        # A chat started from our side knows only the address until the peer answers.
-        Chat.objects.filter(pk=chat.pk, name="").update(name=parsed.from_.name[:200])
+    if placement.change is not None:
+        quote, body = None, placement.change
     message = Message.objects.create(
         account=account,
         chat=chat,
@@ -350,6 +337,7 @@ def ingest_message(
         folded_text=parsed.folded_text,
         html=parsed.html or "",
         is_chat=parsed.is_chat,
+        is_system=placement.change is not None,
         in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
         references=list(parsed.references),
         problem=(parsed.problem or "")[:300],

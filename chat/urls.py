@@ -7,7 +7,15 @@ app_name = "chat"
 urlpatterns = [
     path("", views.home, name="home"),
     path("chats/new/", views.chat_new, name="chat_new"),
+    path("chats/new-group/", views.group_new, name="group_new"),
     path("chats/list/", views.chat_list, name="chat_list"),
+    path("chats/<int:chat_id>/rename/", views.group_rename, name="group_rename"),
+    path("chats/<int:chat_id>/members/add/", views.group_add_member, name="group_add_member"),
+    path(
+        "chats/<int:chat_id>/members/remove/",
+        views.group_remove_member,
+        name="group_remove_member",
+    ),
     path("chats/<int:chat_id>/", views.chat_detail, name="chat_detail"),
     path("chats/<int:chat_id>/messages/", views.chat_messages, name="chat_messages"),
     path("chats/<int:chat_id>/send/", views.chat_send, name="chat_send"),

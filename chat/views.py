@@ -9,7 +9,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import delivery, queries, services
-from chat.forms import AfterForm, ComposeForm, NewChatForm, OffsetForm
+from chat.forms import (
+    AfterForm,
+    ComposeForm,
+    GroupNameForm,
+    MemberForm,
+    NewChatForm,
+    NewGroupForm,
+    OffsetForm,
+)
 from mailcore.errors import MailError
 
 
@@ -162,3 +170,52 @@ def chat_new(request: HttpRequest) -> HttpResponse:
         )
         return redirect("chat:chat_detail", chat_id=chat.pk)
     return render(request, "chat/new_chat.html", {"form": form})
+
+
+@login_required
+def group_new(request: HttpRequest) -> HttpResponse:
+    form = NewGroupForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        chat = services.create_group(
+            user=request.user,
+            account=form.cleaned_data["account"],
+            name=form.cleaned_data["name"],
+            addresses=form.cleaned_data["members"],
+        )
+        return redirect("chat:chat_detail", chat_id=chat.pk)
+    return render(request, "chat/new_group.html", {"form": form})
+
+
+@login_required
+@require_POST
+def group_rename(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_group_for_user(request.user, chat_id)
+    form = GroupNameForm(request.POST)
+    if form.is_valid():
+        services.rename_group(user=request.user, chat=chat, name=form.cleaned_data["name"])
+    return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def group_add_member(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_group_for_user(request.user, chat_id)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        services.add_group_member(
+            user=request.user, chat=chat, address=form.cleaned_data["address"]
+        )
+    return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def group_remove_member(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """Remove a member; removing our own address is leaving the group."""
+    chat = queries.get_group_for_user(request.user, chat_id)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        services.remove_group_member(
+            user=request.user, chat=chat, address=form.cleaned_data["address"]
+        )
+    return redirect("chat:chat_detail", chat_id=chat.pk)

@@ -23,6 +23,7 @@ __all__ = [
     "group_message_id",
     "group_subject",
     "is_valid_group_id",
+    "membership_headers",
     "new_group_id",
     "parse_group_info",
 ]
@@ -162,6 +163,22 @@ def group_headers(
         headers.append(("Chat-Group-Member-Added", normalize_address(member_added)))
     if member_removed:
         headers.append(("Chat-Group-Member-Removed", normalize_address(member_removed)))
+    return tuple(headers)
+
+
+def membership_headers(
+    current: list[tuple[str, int]], past: list[tuple[str, int]]
+) -> tuple[tuple[str, str], ...]:
+    """Return DC's membership CRDT headers for a group message whose To lists `current`
+    in that order: past members, then one timestamp per To address and per past member."""
+    headers: list[tuple[str, str]] = []
+    if past:
+        headers.append(
+            ("Chat-Group-Past-Members", ", ".join(f"<{normalize_address(a)}>" for a, _ in past))
+        )
+    stamps = [str(int(ts)) for _, ts in (*current, *past)]
+    if stamps:
+        headers.append(("Chat-Group-Member-Timestamps", " ".join(stamps)))
     return tuple(headers)
 
 

@@ -181,6 +181,44 @@ class DeltaChatPeer:
         self.wait_sent(reply_id, timeout)
         return reply_id
 
+    def create_group(self, name: str, addrs: list[str]) -> int:
+        """Create an unencrypted group (plain addresses can only be in one); return its id.
+        Members learn of it with the first message."""
+        chat_id = self._rpc.create_group_chat_unencrypted(self._aid, name)
+        for addr in addrs:
+            self._rpc.add_contact_to_chat(
+                self._aid, chat_id, self._rpc.create_contact(self._aid, addr, None)
+            )
+        return chat_id
+
+    def send_to_chat(self, chat_id: int, text: str, *, timeout: float = 20) -> int:
+        """Send `text` to a chat (accepting it first if it is a contact request)."""
+        if self._rpc.get_basic_chat_info(self._aid, chat_id)["isContactRequest"]:
+            self._rpc.accept_chat(self._aid, chat_id)
+        msg_id = self._rpc.send_msg(self._aid, chat_id, {"text": text})
+        self.wait_sent(msg_id, timeout)
+        return msg_id
+
+    def rename_chat(self, chat_id: int, name: str) -> None:
+        self._rpc.set_chat_name(self._aid, chat_id, name)
+
+    def remove_member(self, chat_id: int, addr: str) -> None:
+        contact_id = self._rpc.lookup_contact_id_by_addr(self._aid, addr)
+        self._rpc.remove_contact_from_chat(self._aid, chat_id, contact_id)
+
+    def chat_member_addrs(self, chat_id: int) -> set[str]:
+        """The chat's members as Delta Chat lists them, ourselves included."""
+        ids = self._rpc.get_chat_contacts(self._aid, chat_id)
+        return {self._rpc.get_contact(self._aid, cid)["address"] for cid in ids}
+
+    def chat_name(self, chat_id: int) -> str:
+        return self._rpc.get_basic_chat_info(self._aid, chat_id)["name"]
+
+    def pump(self, seconds: float) -> None:
+        """Let the core work (and record its events) for a while."""
+        with contextlib.suppress(AssertionError):
+            self._pump_until(lambda: False, seconds, "nothing")
+
     def wait_sent(self, msg_id: int, timeout: float = 20) -> None:
         """Wait until the SMTP server accepted `msg_id`; raise if sending failed or timed out."""
         self._pump_until(lambda: msg_id in self._outcome, timeout, f"delivery of msg {msg_id}")

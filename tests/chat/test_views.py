@@ -147,3 +147,10 @@ def test_the_chat_list_comes_in_pages(make_person):
     assert rest.count('class="chat-row') == 5
     assert "?offset=" not in rest  # nothing more after the last page
     assert client.get("/chats/list/?offset=-1").status_code == 400
+
+
+def test_no_template_comment_leaks_into_a_chat_page(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 1)
+    body = _client(alice).get(f"/chats/{chat.pk}/").content.decode()
+    assert "{#" not in body and "#}" not in body

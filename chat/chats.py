@@ -1,0 +1,201 @@
+"""Which chat a message belongs to: a one-to-one chat, a group known by its id, the group
+of the message it answers, or an ad-hoc group of plain multi-recipient mail.
+
+The order follows Delta Chat's (coi-protocol.md 3.4): a group id, else the parent
+message's group, else an ad-hoc group when the mail names a group or has several other
+recipients, else the sender's (or for our own mail, the recipient's) one-to-one chat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import MailAccount
+from chat.models import Chat, ChatMember, Message
+from mailcore.groups import (
+    GroupInfo,
+    adhoc_group_key,
+    adhoc_group_name,
+    group_id_from_message_ids,
+    is_valid_group_id,
+    parse_group_info,
+)
+from mailcore.parse import ParsedMessage
+
+
+@dataclass(frozen=True)
+class Placement:
+    chat: Chat
+    # What the message did to its group, as a line for the chat ("Dora renamed …"); None
+    # for an ordinary message.
+    change: str | None = None
+
+
+def place(account: MailAccount, parsed: ParsedMessage, *, when: datetime) -> Placement:
+    """Return the chat `parsed` belongs to, creating it and applying group changes."""
+    own = account.email
+    sender = parsed.from_.addr if parsed.from_ else ""
+    outgoing = sender == own
+    others = _others(parsed, own)
+    info = parse_group_info(parsed)
+
+    # A reply to the sender alone, from a group thread, is a private one (DC's "reply
+    # privately"; a plain client's "Reply" instead of "Reply all"), unless it says otherwise.
+    groupish = len(others) > 1 or (info is not None and _names_its_group(parsed))
+    group = None
+    if groupish and info is not None and info.group_id:
+        group = _group_by_id(account, info, others, when)
+    if group is None and groupish:
+        parent = _parent_chat(account, parsed)
+        group = parent if parent is not None and parent.is_group else None
+        if group is None:
+            group = _adhoc_group(account, parsed, others, when)
+    if group is None:
+        peer = (others[0] if others else own) if outgoing else (sender or "unknown@invalid")
+        return Placement(_single_chat(account, peer, parsed, outgoing=outgoing, when=when))
+    change = _apply_change(account, group, info, parsed) if info is not None else None
+    return Placement(group, change)
+
+
+def _names_its_group(parsed: ParsedMessage) -> bool:
+    """Whether the message itself says it is a group message, rather than merely answering
+    one (a group id found only in References, as a plain client's reply carries it)."""
+    return bool(
+        is_valid_group_id(parsed.chat_header("Chat-Group-ID"))
+        or parsed.chat_header("Chat-Group-Name")
+        or group_id_from_message_ids(parsed.message_id, ())
+    )
+
+
+def _others(parsed: ParsedMessage, own: str) -> list[str]:
+    """Everyone on the message except us, sender first."""
+    addresses = (a.addr for a in (parsed.from_, *parsed.to, *parsed.cc) if a is not None)
+    return [a for a in dict.fromkeys(addresses) if a and a != own]
+
+
+def _single_chat(
+    account: MailAccount, peer: str, parsed: ParsedMessage, *, outgoing: bool, when: datetime
+) -> Chat:
+    name = "" if outgoing or not parsed.from_ else parsed.from_.name[:200]
+    chat, created = _get_or_create(
+        account,
+        kind=Chat.Kind.SINGLE,
+        peer_address=peer,
+        defaults={"name": name, "last_activity_at": when},
+    )
+    if not created and not chat.name and name:
+        # A chat started from our side knows only the address until the peer answers.
+        Chat.objects.filter(pk=chat.pk, name="").update(name=name)
+        chat.name = name
+    return chat
+
+
+def _group_by_id(
+    account: MailAccount, info: GroupInfo, others: list[str], when: datetime
+) -> Chat | None:
+    chat, created = _get_or_create(
+        account,
+        kind=Chat.Kind.GROUP,
+        group_id=info.group_id,
+        defaults={"name": (info.name or "")[:200], "last_activity_at": when},
+    )
+    if created:
+        _add_members(chat, others)
+    return chat
+
+
+def _adhoc_group(
+    account: MailAccount, parsed: ParsedMessage, others: list[str], when: datetime
+) -> Chat:
+    name = adhoc_group_name(parsed)
+    key = adhoc_group_key(name, [*others, account.email])
+    chat, created = _get_or_create(
+        account,
+        kind=Chat.Kind.GROUP,
+        group_id=key,
+        defaults={"name": name[:200], "last_activity_at": when},
+    )
+    if created:
+        _add_members(chat, others)
+    return chat
+
+
+def _get_or_create(account: MailAccount, *, defaults: dict, **lookup) -> tuple[Chat, bool]:
+    try:
+        with transaction.atomic():
+            return Chat.objects.get_or_create(account=account, **lookup, defaults=defaults)
+    except IntegrityError:
+        # A concurrent sync created it between our read and our insert.
+        return Chat.objects.get(account=account, **lookup), False
+
+
+def _parent_chat(account: MailAccount, parsed: ParsedMessage) -> Chat | None:
+    candidates = [*parsed.in_reply_to, *reversed(parsed.references)]
+    if not candidates:
+        return None
+    parents = {
+        m.message_id: m.chat
+        for m in Message.objects.filter(account=account, message_id__in=candidates).select_related(
+            "chat"
+        )
+    }
+    return next((parents[c] for c in candidates if c in parents), None)
+
+
+def _add_members(chat: Chat, addresses: list[str], at: int = 0) -> None:
+    for address in addresses:
+        set_membership(chat, address, is_member=True, at=at)
+
+
+def set_membership(chat: Chat, address: str, *, is_member: bool, at: int) -> None:
+    """Record an add or remove at unix time `at`; an older change than the one we know of
+    loses (Delta Chat's membership CRDT), so late mail cannot undo a removal."""
+    member, created = ChatMember.objects.get_or_create(
+        chat=chat, address=address, defaults={"is_member": is_member, "changed_at": at}
+    )
+    if created:
+        return
+    if at > member.changed_at or (at == member.changed_at and not is_member):
+        ChatMember.objects.filter(pk=member.pk).update(is_member=is_member, changed_at=at)
+
+
+def _apply_change(
+    account: MailAccount, chat: Chat, info: GroupInfo, parsed: ParsedMessage
+) -> str | None:
+    """Apply the membership and name the message carries; return a line for the chat when
+    it is a change (rename, member added or removed) rather than a message."""
+    own = account.email
+    sender = parsed.from_.addr if parsed.from_ else ""
+    at = int(parsed.date.timestamp()) if parsed.date else 0
+    if sender and sender != own and not chat.members.filter(address=sender).exists():
+        set_membership(chat, sender, is_member=True, at=0)
+    past = set(info.past_members)
+    for address, stamp in info.member_timestamps:
+        if address != own:
+            set_membership(chat, address, is_member=address not in past, at=stamp)
+
+    who = "You" if sender == own else ((parsed.from_.name or sender) if parsed.from_ else "Someone")
+    if info.name_changed_from is not None and info.name:
+        Chat.objects.filter(pk=chat.pk).update(name=info.name[:200])
+        chat.name = info.name[:200]
+        return f"{who} renamed the group to “{info.name}”."
+    if info.left:
+        set_membership(chat, sender, is_member=False, at=at)
+        return f"{who} left the group."
+    if info.member_removed:
+        if info.member_removed != own:
+            set_membership(chat, info.member_removed, is_member=False, at=at)
+        removed = "you" if info.member_removed == own else info.member_removed
+        return f"{who} removed {removed}."
+    if info.member_added:
+        if info.member_added != own:
+            set_membership(chat, info.member_added, is_member=True, at=at)
+        added = "you" if info.member_added == own else info.member_added
+        return f"{who} added {added}."
+    if not chat.name and info.name:
+        Chat.objects.filter(pk=chat.pk, name="").update(name=info.name[:200])
+        chat.name = info.name[:200]
+    return None
