@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -17,7 +20,7 @@ from chat.models import Chat, Message, MessageCopy
 from chat.sync import touch_chat
 from mailcore import imap, smtp
 from mailcore.addresses import Address, domain_of
-from mailcore.compose import OutgoingMessage, build_message, default_subject
+from mailcore.compose import OutgoingMessage, build_message, default_subject, with_quote
 from mailcore.errors import MailError
 from mailcore.groups import (
     group_headers,
@@ -39,9 +42,18 @@ class NothingToSend(ValueError):
     """The message would have no recipient (a group whose other members all left)."""
 
 
-def send_message(*, user: User, chat: Chat, text: str) -> Message:
-    """Store an outgoing chat message with our own Message-ID, then queue its delivery."""
-    return _queue_outgoing(user=user, chat=chat, text=text)
+def send_message(*, user: User, chat: Chat, text: str, reply_to: Message | None = None) -> Message:
+    """Store an outgoing chat message with our own Message-ID, then queue its delivery.
+    A reply quotes the message it answers, as Delta Chat does ("> " lines, then the text)."""
+    quote = (reply_to.text if reply_to and not reply_to.is_deleted else "") or ""
+    return _queue_outgoing(
+        user=user,
+        chat=chat,
+        text=text,
+        wire_text=with_quote(text, quote),
+        parent=reply_to,
+        quote_text=quote,
+    )
 
 
 def send_group_change(
@@ -52,17 +64,50 @@ def send_group_change(
     return _queue_outgoing(user=user, chat=chat, text=line, change=change, also_to=also_to)
 
 
-def _queue_outgoing(
-    *,
+# Builds a control message's bytes from how it is addressed.
+ControlBuilder = Callable[["Addressing"], bytes]
+
+
+def send_control(*, user: User, chat: Chat, build: ControlBuilder) -> Message:
+    """Queue a control message (a reaction, an edit, a delete, a read receipt) to the chat.
+
+    It is stored like any outgoing message, so the outbox sends it once, in order, with
+    retries; `is_control` keeps it out of the conversation.
+    """
+    addressing = _address(user, chat, parent=None)
+    return _store_and_queue(
+        chat,
+        addressing,
+        raw=build(addressing),
+        text="",
+        is_control=True,
+        push=False,
+    )
+
+
+@dataclass(frozen=True)
+class Addressing:
+    from_: Address
+    to: tuple[Address, ...]
+    envelope: list[str]
+    message_id: str
+    date: datetime
+    subject: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    # Group headers (Chat-Group-ID, -Name, membership); empty for one-to-one chats.
+    group_headers: tuple[tuple[str, str], ...]
+
+
+def _address(
     user: User,
     chat: Chat,
-    text: str,
+    *,
+    parent: Message | None,
     change: dict | None = None,
     also_to: tuple[str, ...] = (),
-) -> Message:
+) -> Addressing:
     account = chat.account
-    parent = chat.messages.order_by("-sort_at", "-pk").first()
-    now = timezone.now()
     sender_name = account.display_name or user.display_name or ""
     domain = domain_of(account.email)
     if chat.is_group:
@@ -88,41 +133,93 @@ def _queue_outgoing(
     envelope = list(dict.fromkeys([*to_addresses, *also_to]))
     if not envelope:
         raise NothingToSend("nobody else is in this group")
-    outgoing = OutgoingMessage(
+    return Addressing(
         from_=Address(sender_name, account.email),
         to=tuple(Address("" if chat.is_group else chat.name, a) for a in to_addresses),
+        envelope=envelope,
         message_id=message_id,
-        date=now,
+        date=timezone.now(),
         subject=subject,
-        text=text,
         in_reply_to=parent.message_id if parent else None,
         references=build_references(tuple(parent.references), parent.message_id) if parent else (),
-        extra_headers=extra,
+        group_headers=extra,
     )
+
+
+def _queue_outgoing(
+    *,
+    user: User,
+    chat: Chat,
+    text: str,
+    wire_text: str | None = None,
+    quote_text: str = "",
+    parent: Message | None = None,
+    change: dict | None = None,
+    also_to: tuple[str, ...] = (),
+) -> Message:
+    if parent is None:
+        parent = chat.messages.filter(is_control=False).order_by("-sort_at", "-pk").first()
+    addressing = _address(user, chat, parent=parent, change=change, also_to=also_to)
+    outgoing = OutgoingMessage(
+        from_=addressing.from_,
+        to=addressing.to,
+        message_id=addressing.message_id,
+        date=addressing.date,
+        subject=addressing.subject,
+        text=wire_text if wire_text is not None else text,
+        in_reply_to=addressing.in_reply_to,
+        references=addressing.references,
+        extra_headers=addressing.group_headers,
+    )
+    return _store_and_queue(
+        chat,
+        addressing,
+        raw=build_message(outgoing),
+        text=text,
+        quote_text=quote_text,
+        is_system=change is not None,
+    )
+
+
+def _store_and_queue(
+    chat: Chat,
+    addressing: Addressing,
+    *,
+    raw: bytes,
+    text: str,
+    quote_text: str = "",
+    is_system: bool = False,
+    is_control: bool = False,
+    push: bool = True,
+) -> Message:
     with transaction.atomic():
         message = Message.objects.create(
-            account=account,
+            account=chat.account,
             chat=chat,
             direction=Message.Direction.OUTGOING,
             state=Message.State.QUEUED,
-            message_id=outgoing.message_id,
-            from_address=account.email,
-            from_name=sender_name,
-            to_addresses=envelope,
-            subject=outgoing.subject,
+            message_id=addressing.message_id,
+            from_address=addressing.from_.addr,
+            from_name=addressing.from_.name,
+            to_addresses=addressing.envelope,
+            subject=addressing.subject,
             text=text,
+            quote_text=quote_text,
             is_chat=True,
-            is_system=change is not None,
-            in_reply_to=outgoing.in_reply_to or "",
-            references=list(outgoing.references),
-            sent_at=now,
-            sort_at=now,
+            is_system=is_system,
+            is_control=is_control,
+            in_reply_to=addressing.in_reply_to or "",
+            references=list(addressing.references),
+            sent_at=addressing.date,
+            sort_at=addressing.date,
             seen=True,
-            raw_outgoing=build_message(outgoing),
+            raw_outgoing=raw,
         )
-        touch_chat(chat, message)
+        if not is_control:
+            touch_chat(chat, message)
         _queue_delivery(message)
-        events.push_message(message)
+        if push:
+            events.push_message(message)
     return message
 
 

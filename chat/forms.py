@@ -13,6 +13,9 @@ class ComposeForm(forms.Form):
     text = forms.CharField(
         max_length=100_000, strip=False, widget=forms.Textarea(attrs={"rows": 1})
     )
+    # The message this one answers (quoted), or the own message it replaces (edit).
+    reply_to = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    edit_of = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     def clean_text(self) -> str:
         text = self.cleaned_data["text"]
@@ -55,6 +58,10 @@ class NewGroupForm(forms.Form):
         if not raw:
             raise forms.ValidationError("Add at least one member.")
         return raw
+
+
+class ReactionForm(forms.Form):
+    emoji = forms.CharField(max_length=16, required=False, strip=True)
 
 
 class GroupNameForm(forms.Form):

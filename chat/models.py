@@ -126,6 +126,9 @@ class Message(models.Model):
     is_chat = models.BooleanField(default=False)
     # A group change (rename, member added or removed): a line in the chat, not a bubble.
     is_system = models.BooleanField(default=False)
+    # Ours, and only on the wire: a reaction, edit, delete or read receipt we send. Kept
+    # as a row so the outbox sends it like any message; never shown.
+    is_control = models.BooleanField(default=False)
     in_reply_to = models.CharField(max_length=998, blank=True)
     references = models.JSONField(default=list)
     problem = models.CharField(max_length=300, blank=True)

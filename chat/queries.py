@@ -37,6 +37,15 @@ def get_message_for_user(user: User, message_id: int) -> Message:
     )
 
 
+def get_message_in_chat(chat: Chat, message_id: int) -> Message:
+    return get_object_or_404(
+        Message.objects.select_related("chat", "account"),
+        pk=message_id,
+        chat=chat,
+        is_control=False,
+    )
+
+
 CHAT_PAGE_SIZE = 50
 
 
@@ -82,7 +91,9 @@ def conversation(
 ) -> list[Message]:
     """The latest page of a chat in display order; or, for a page catching up, everything
     newer than message `after` plus what changed since `changed_since`."""
-    messages = chat.messages.select_related("chat").prefetch_related("reactions")
+    messages = (
+        chat.messages.filter(is_control=False).select_related("chat").prefetch_related("reactions")
+    )
     if after is not None:
         missed = Q(pk__gt=after)
         if changed_since is not None:

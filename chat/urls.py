@@ -22,4 +22,6 @@ urlpatterns = [
     path("chats/<int:chat_id>/read/", views.chat_read, name="chat_read"),
     path("messages/<int:message_id>/", views.message_detail, name="message_detail"),
     path("messages/<int:message_id>/retry/", views.message_retry, name="message_retry"),
+    path("messages/<int:message_id>/react/", views.message_react, name="message_react"),
+    path("messages/<int:message_id>/delete/", views.message_delete, name="message_delete"),
 ]

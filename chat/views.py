@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import delivery, queries, services
+from chat import delivery, message_actions, queries, services
 from chat.forms import (
     AfterForm,
     ComposeForm,
@@ -17,6 +17,7 @@ from chat.forms import (
     NewChatForm,
     NewGroupForm,
     OffsetForm,
+    ReactionForm,
 )
 from mailcore.errors import MailError
 
@@ -122,10 +123,42 @@ def chat_send(request: HttpRequest, chat_id: int) -> HttpResponse:
             {**_sidebar(request.user), "chat": chat, "form": form},
             status=422,
         )
-    message = delivery.send_message(user=request.user, chat=chat, text=form.cleaned_data["text"])
+    text = form.cleaned_data["text"]
+    if edit_of := form.cleaned_data["edit_of"]:
+        message = queries.get_message_in_chat(chat, edit_of)
+        message_actions.edit(user=request.user, message=message, text=text)
+        message.refresh_from_db()
+    else:
+        reply_to = form.cleaned_data["reply_to"]
+        message = delivery.send_message(
+            user=request.user,
+            chat=chat,
+            text=text,
+            reply_to=queries.get_message_in_chat(chat, reply_to) if reply_to else None,
+        )
     if request.htmx:
         return render(request, "chat/_message.html", {"message": message, "push": True})
     return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def message_react(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = queries.get_message_for_user(request.user, message_id)
+    form = ReactionForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("not a reaction")
+    message_actions.react(user=request.user, message=message, emoji=form.cleaned_data["emoji"])
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def message_delete(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Delete one's own message for everyone."""
+    message = queries.get_message_for_user(request.user, message_id)
+    message_actions.delete_for_everyone(user=request.user, message=message)
+    return HttpResponse(status=204)
 
 
 @login_required

@@ -219,6 +219,48 @@ class DeltaChatPeer:
         with contextlib.suppress(AssertionError):
             self._pump_until(lambda: False, seconds, "nothing")
 
+    def react(self, msg_id: int, emoji: str, *, timeout: float = 20) -> None:
+        """React to `msg_id` (an empty emoji takes the reaction back)."""
+        self.wait_sent(
+            self._rpc.send_reaction(self._aid, msg_id, [emoji] if emoji else []), timeout
+        )
+
+    def reactions(self, msg_id: int) -> dict[str, str]:
+        """The reactions on `msg_id` by sender address, as Delta Chat shows them."""
+        found = self._rpc.get_message_reactions(self._aid, msg_id) or {}
+        by_contact = found.get("reactionsByContact", {})
+        return {
+            self._rpc.get_contact(self._aid, int(cid))["address"]: " ".join(emojis)
+            for cid, emojis in by_contact.items()
+        }
+
+    def edit(self, msg_id: int, text: str) -> None:
+        self._rpc.send_edit_request(self._aid, msg_id, text)
+        self._rpc.wait_for_all_work_done(self._aid)
+
+    def delete_for_all(self, msg_id: int) -> None:
+        self._rpc.delete_messages_for_all(self._aid, [msg_id])
+        self._rpc.wait_for_all_work_done(self._aid)
+
+    def find(self, rfc724_mid: str, timeout: float = 20) -> DcMessage:
+        """The message with this Message-ID (without <>) in any chat, once it arrived.
+        (Delta Chat raises no IncomingMsg event for a second message in a contact request.)"""
+        found: list[DcMessage] = []
+
+        def match() -> bool:
+            for chat in self.chats():
+                for message in self.messages(chat.id):
+                    if message.rfc724_mid == rfc724_mid:
+                        found.append(message)
+                        return True
+            return False
+
+        self._pump_until(match, timeout, f"message {rfc724_mid}")
+        return found[0]
+
+    def exists(self, msg_id: int) -> bool:
+        return bool(self._rpc.get_existing_msg_ids(self._aid, [msg_id]))
+
     def wait_sent(self, msg_id: int, timeout: float = 20) -> None:
         """Wait until the SMTP server accepted `msg_id`; raise if sending failed or timed out."""
         self._pump_until(lambda: msg_id in self._outcome, timeout, f"delivery of msg {msg_id}")
