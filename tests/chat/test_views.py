@@ -111,3 +111,16 @@ def test_the_chat_list_comes_in_pages(make_person):
     assert rest.count('class="chat-row') == 5
     assert "?offset=" not in rest  # nothing more after the last page
     assert client.get("/chats/list/?offset=-1").status_code == 400
+
+
+def test_message_text_is_escaped_and_its_links_open_in_a_new_tab(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 1)
+    chat.messages.update(text="<script>alert(1)</script> see https://example.org/x?a=1&b=2\nbye")
+    page = _client(alice).get(f"/chats/{chat.pk}/").content.decode()
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; see " in page
+    assert (
+        '<a href="https://example.org/x?a=1&amp;b=2" rel="noopener noreferrer nofollow" '
+        'target="_blank">https://example.org/x?a=1&amp;b=2</a><br>bye'
+    ) in page
