@@ -10,13 +10,36 @@ their numbers are ids and counts, and localizing each one costs a format lookup.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from django import template
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from mailcore import text
 
 register = template.Library()
+
+_ID_PLACEHOLDER = 987654321987654321  # reversed once in place of the id, then split on
+
+
+@register.filter
+def url_with(name: str, object_id: int) -> str:
+    """`{% url name object_id %}` for a URL whose one argument is an integer id.
+
+    Reversing costs ~40 µs, a fifth of a chat row; the URL around the id is reversed once per
+    name, URLconf and script prefix, so a deployment under a sub-path still gets its prefix.
+    """
+    before, after = _url_around_id(name, get_urlconf(), get_script_prefix())
+    return f"{before}{int(object_id)}{after}"
+
+
+@lru_cache(maxsize=64)
+def _url_around_id(name: str, urlconf: str | None, script_prefix: str) -> tuple[str, str]:
+    before, after = reverse(name, urlconf=urlconf, args=[_ID_PLACEHOLDER]).split(
+        str(_ID_PLACEHOLDER)
+    )
+    return before, after
 
 
 @register.filter(is_safe=True)
