@@ -1,8 +1,9 @@
-"""Plain-text mail bodies: folding quotes and signatures, format=flowed, subjects."""
+"""Plain-text mail bodies: folding quotes and signatures, format=flowed, subjects, links."""
 
 from __future__ import annotations
 
 import re
+from html import escape
 
 SIGNATURE_SEPARATOR = "-- "
 
@@ -41,6 +42,70 @@ _MOBILE_FOOTER_RE = re.compile(
     r"|Envoyé de mon \w.*|Enviado desde mi \w.*|Inviato da(?:l mio)? \w+)\s*$",
     re.IGNORECASE,
 )
+
+
+# Links in plain text: http(s) URLs, "www." hosts, bare hosts in the seven original gTLDs (what
+# Django's urlize linked) and e-mail addresses. Hrefs are only ever http(s) or mailto: whatever a
+# text says ("javascript:..."), it can only become text or the tail of an http(s) URL. A URL
+# stops at whitespace, quotes, backticks and angle brackets, and needs a word character (or an
+# IPv6 "[") after the scheme, so "http://" alone stays text.
+# Linear time on hostile input ("a.a.a.a..." over a megabyte): an address or a host can only
+# start where a run of its characters starts (the lookbehinds), and the possessive "++" never
+# rescans a run.
+_URL_CHARS = r"""[^\s<>"'`]"""
+_LINK_RE = re.compile(
+    rf"""(?P<url>\bhttps?://[\w\[]{_URL_CHARS}*)"""
+    r"""|(?P<email>(?<![\w.+-])\w[\w.+-]*+@[\w-]++(?:\.[\w-]++)+)"""
+    rf"""|(?P<host>\bwww\.\w{_URL_CHARS}*"""
+    r"""|(?<![\w.@-])(?:[\w-]++\.)+(?:com|edu|gov|int|mil|net|org)(?![\w-]|\.[\w-])"""
+    rf"""(?:/{_URL_CHARS}*)?)""",
+    re.IGNORECASE,
+)
+# Most chat texts hold no link at all; these substring tests are much cheaper than the scan.
+_LINK_HINTS = ("://", "www.", "@", ".com", ".edu", ".gov", ".int", ".mil", ".net", ".org")
+# Sentence punctuation after a link ("see https://example.org/.") is not part of it, nor is a
+# closing bracket without its opening one ("(see www.example.org)").
+_TRAILING_PUNCTUATION = ".,:;!?*"
+_BRACKETS = {")": "(", "]": "[", "}": "{"}
+_LINK_ATTRS = ' rel="noopener noreferrer nofollow" target="_blank"'
+
+
+def linkify(text: str) -> str:
+    """Escape plain text as HTML, with its URLs and e-mail addresses as links."""
+    folded = text.lower()
+    if not any(hint in folded for hint in _LINK_HINTS):
+        return escape(text)
+    parts = []
+    done = 0
+    for match in _LINK_RE.finditer(text):
+        start, end = match.span()
+        if match.lastgroup == "email":
+            address = escape(match.group())
+            link = f'<a href="mailto:{address}">{address}</a>'
+        else:
+            url = _trim_link(match.group())
+            end = start + len(url)
+            href = url if match.lastgroup == "url" else f"http://{url}"
+            link = f'<a href="{escape(href)}"{_LINK_ATTRS}>{escape(url)}</a>'
+        parts.append(escape(text[done:start]))
+        parts.append(link)
+        done = end
+    parts.append(escape(text[done:]))
+    return "".join(parts)
+
+
+def _trim_link(url: str) -> str:
+    # Only punctuation and closing brackets are trimmed, so the opening counts stay valid.
+    unmatched = {close: url.count(close) - url.count(open_) for close, open_ in _BRACKETS.items()}
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        if last in _BRACKETS and unmatched[last] > 0:
+            unmatched[last] -= 1
+        elif last not in _TRAILING_PUNCTUATION:
+            break
+        end -= 1
+    return url[:end]
 
 
 def split_quote_and_signature(text: str) -> tuple[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -154,3 +154,42 @@ def test_no_template_comment_leaks_into_a_chat_page(make_person):
     chat = _chat_with_messages(alice.account, "one@example.org", 1)
     body = _client(alice).get(f"/chats/{chat.pk}/").content.decode()
     assert "{#" not in body and "#}" not in body
+
+
+def test_message_text_is_escaped_and_its_links_open_in_a_new_tab(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 1)
+    chat.messages.update(text="<script>alert(1)</script> see https://example.org/x?a=1&b=2\nbye")
+    page = _client(alice).get(f"/chats/{chat.pk}/").content.decode()
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; see " in page
+    assert (
+        '<a href="https://example.org/x?a=1&amp;b=2" rel="noopener noreferrer nofollow" '
+        'target="_blank">https://example.org/x?a=1&amp;b=2</a><br>bye'
+    ) in page
+
+
+def test_times_are_shown_in_the_configured_time_zone(make_person, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 1)
+    late = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)  # already the 6th in Berlin
+    chat.messages.update(sort_at=late)
+    Chat.objects.filter(pk=chat.pk).update(last_activity_at=late)
+    page = _client(alice).get(f"/chats/{chat.pk}/").content.decode()
+    assert (
+        '<time datetime="2026-01-06T00:30:00+01:00" title="2026-01-06 00:30">00:30</time>' in page
+    )
+    assert '<time datetime="2026-01-06T00:30:00+01:00">00:30</time>' in page  # the chat row
+    assert f'data-activity="{int(late.timestamp())}"' in page
+
+
+def test_the_chat_list_previews_the_start_of_a_long_message(make_person):
+    alice = make_person("alice")
+    chat = _chat_with_messages(alice.account, "one@example.org", 1)
+    chat.messages.update(text="x" * 79 + "yz <b>")
+    page = _client(alice).get("/").content.decode()
+    assert f'<span class="preview">{"x" * 79}…</span>' in page
+    chat.messages.update(text="short <b>")
+    page = _client(alice).get("/").content.decode()
+    assert '<span class="preview">short &lt;b&gt;</span>' in page

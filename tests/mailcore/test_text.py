@@ -5,6 +5,7 @@ import pytest
 from mailcore.text import (
     clean_subject,
     decode_flowed,
+    linkify,
     reply_subject,
     split_quote_and_signature,
     split_signature,
@@ -198,3 +199,97 @@ def test_clean_subject_strips_repeated_reply_prefixes(subject, expected):
 )
 def test_reply_subject_never_stacks_prefixes(subject, expected):
     assert reply_subject(subject) == expected
+
+
+LINK_ATTRS = ' rel="noopener noreferrer nofollow" target="_blank"'
+
+
+def test_linkify_escapes_text_without_links():
+    assert linkify('Lunch at 5 <b>&</b> "then" it\'s home.') == (
+        "Lunch at 5 &lt;b&gt;&amp;&lt;/b&gt; &quot;then&quot; it&#x27;s home."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        (
+            "see https://example.org/a?b=1&c=2.",
+            f'see <a href="https://example.org/a?b=1&amp;c=2"{LINK_ATTRS}>'
+            "https://example.org/a?b=1&amp;c=2</a>.",
+        ),
+        (
+            "(www.example.org/x)",
+            f'(<a href="http://www.example.org/x"{LINK_ATTRS}>www.example.org/x</a>)',
+        ),
+        ("go to example.com!", f'go to <a href="http://example.com"{LINK_ATTRS}>example.com</a>!'),
+        (
+            "Carol <carol.x+chat@example.org> wrote:",
+            '<a href="mailto:carol.x+chat@example.org">carol.x+chat@example.org</a>',
+        ),
+        (
+            "https://en.wikipedia.org/wiki/Foo_(bar)), ok",
+            f'<a href="https://en.wikipedia.org/wiki/Foo_(bar)"{LINK_ATTRS}>',
+        ),
+        (
+            "HTTPS://EXAMPLE.ORG",
+            f'<a href="HTTPS://EXAMPLE.ORG"{LINK_ATTRS}>HTTPS://EXAMPLE.ORG</a>',
+        ),
+    ],
+)
+def test_linkify_links_urls_hosts_and_addresses(text, html):
+    assert html in linkify(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["http://", "example.command", "example.com.au", "@example.com", "file.txt", "a:b"],
+)
+def test_linkify_leaves_lookalikes_as_text(text):
+    assert "<a " not in linkify(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "<script>alert('x')</script>",
+        '<a href="javascript:alert(1)">x</a>',
+        "<img src=x onerror=alert(1)>",
+    ],
+)
+def test_linkify_never_links_or_passes_markup_from_hostile_text(text):
+    html = linkify(text)
+    assert "<a " not in html and "<script" not in html and "<img" not in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'https://example.org/"onmouseover="alert(1)',
+        "https://example.org/'onmouseover='alert(1)",
+        "https://example.org/<script>alert(1)</script>",
+        "https://example.org/`x`",
+        "javascript:alert(1)//https://example.org/",
+        'x@example.org"onclick="alert(1)',
+    ],
+)
+def test_linkify_keeps_hostile_characters_out_of_links(text):
+    html = linkify(text)
+    assert html.count("<a ") == 1
+    href = html.split('href="', 1)[1].split('"', 1)[0]
+    assert href.startswith(("https://", "mailto:"))
+    assert not any(char in href for char in "<>\"'`")
+    assert "<script" not in html and 'onmouseover="' not in html and 'onclick="' not in html
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "text",
+    ["a." * 300_000 + "@", "a." * 300_000 + "com", "http://x" + ")" * 300_000, "a@" * 300_000],
+)
+def test_linkify_takes_linear_time_on_pathological_text(text):
+    linkify(text)  # a backtracking regex would take hours on these
