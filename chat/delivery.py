@@ -16,10 +16,11 @@ from accounts.connections import imap_session, smtp_session
 from accounts.models import MailAccount, User
 from chat import events
 from chat.exclusive import Outcome, run_exclusively
-from chat.models import Chat, Message, MessageCopy
+from chat.models import Attachment, Chat, Message, MessageCopy
 from chat.sync import touch_chat
 from mailcore import imap, smtp
 from mailcore.addresses import Address, domain_of
+from mailcore.attachments import OutgoingFile, build_message_with_attachments
 from mailcore.compose import OutgoingMessage, build_message, default_subject, with_quote
 from mailcore.errors import MailError
 from mailcore.groups import (
@@ -42,7 +43,14 @@ class NothingToSend(ValueError):
     """The message would have no recipient (a group whose other members all left)."""
 
 
-def send_message(*, user: User, chat: Chat, text: str, reply_to: Message | None = None) -> Message:
+def send_message(
+    *,
+    user: User,
+    chat: Chat,
+    text: str,
+    reply_to: Message | None = None,
+    files: tuple[OutgoingFile, ...] = (),
+) -> Message:
     """Store an outgoing chat message with our own Message-ID, then queue its delivery.
     A reply quotes the message it answers, as Delta Chat does ("> " lines, then the text)."""
     quote = (reply_to.text if reply_to and not reply_to.is_deleted else "") or ""
@@ -53,6 +61,7 @@ def send_message(*, user: User, chat: Chat, text: str, reply_to: Message | None 
         wire_text=with_quote(text, quote),
         parent=reply_to,
         quote_text=quote,
+        files=files,
     )
 
 
@@ -156,6 +165,7 @@ def _queue_outgoing(
     parent: Message | None = None,
     change: dict | None = None,
     also_to: tuple[str, ...] = (),
+    files: tuple[OutgoingFile, ...] = (),
 ) -> Message:
     if parent is None:
         parent = chat.messages.filter(is_control=False).order_by("-sort_at", "-pk").first()
@@ -171,13 +181,15 @@ def _queue_outgoing(
         references=addressing.references,
         extra_headers=addressing.group_headers,
     )
+    raw = build_message_with_attachments(outgoing, files) if files else build_message(outgoing)
     return _store_and_queue(
         chat,
         addressing,
-        raw=build_message(outgoing),
+        raw=raw,
         text=text,
         quote_text=quote_text,
         is_system=change is not None,
+        files=files,
     )
 
 
@@ -191,6 +203,7 @@ def _store_and_queue(
     is_system: bool = False,
     is_control: bool = False,
     push: bool = True,
+    files: tuple[OutgoingFile, ...] = (),
 ) -> Message:
     with transaction.atomic():
         message = Message.objects.create(
@@ -214,6 +227,17 @@ def _store_and_queue(
             sort_at=addressing.date,
             seen=True,
             raw_outgoing=raw,
+        )
+        Attachment.objects.bulk_create(
+            Attachment(
+                message=message,
+                index=index,
+                filename=file.filename[:255],
+                content_type=file.content_type[:127],
+                size=len(file.data),
+                data=file.data,
+            )
+            for index, file in enumerate(files)
         )
         if not is_control:
             touch_chat(chat, message)

@@ -20,6 +20,8 @@ def user_group(user_id: int) -> str:
 
 def push_message(message: Message) -> None:
     """After commit, send the message row and its chat's list row to the owner's pages."""
+    if message.is_control:
+        return  # a reaction, edit or delete we send: its effect is pushed, not itself
     message_pk, chat_pk = message.pk, message.chat_id
     transaction.on_commit(lambda: _send_message(message_pk, chat_pk))
 

@@ -4,24 +4,51 @@ import re
 from datetime import UTC, datetime
 
 from django import forms
+from django.conf import settings
 from django.core.validators import validate_email
 
 from accounts.models import MailAccount, User
+from mailcore.attachments import OutgoingFile, guess_content_type
 
 
 class ComposeForm(forms.Form):
     text = forms.CharField(
-        max_length=100_000, strip=False, widget=forms.Textarea(attrs={"rows": 1})
+        max_length=100_000, strip=False, required=False, widget=forms.Textarea(attrs={"rows": 1})
     )
     # The message this one answers (quoted), or the own message it replaces (edit).
     reply_to = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
     edit_of = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     def clean_text(self) -> str:
-        text = self.cleaned_data["text"]
-        if not text.strip():
+        return self.cleaned_data["text"].rstrip()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        uploads = self.files.getlist("files") if self.files else []
+        limit = settings.COIWEB_MAX_ATTACHMENT_BYTES
+        too_big = [u.name for u in uploads if u.size > limit]
+        if too_big:
+            raise forms.ValidationError(
+                f"{', '.join(too_big)}: too large to send; the limit is {limit // (1024 * 1024)} MB."
+            )
+        if sum(u.size for u in uploads) > limit:
+            raise forms.ValidationError(
+                f"Together the files are too large to send; the limit is "
+                f"{limit // (1024 * 1024)} MB per message."
+            )
+        if not cleaned.get("text", "").strip() and not uploads:
             raise forms.ValidationError("Write something first.")
-        return text.rstrip()
+        if uploads and cleaned.get("edit_of"):
+            raise forms.ValidationError("An edit cannot add files.")
+        cleaned["files"] = tuple(
+            OutgoingFile(
+                filename=u.name or "file",
+                content_type=u.content_type or guess_content_type(u.name or ""),
+                data=u.read(),
+            )
+            for u in uploads
+        )
+        return cleaned
 
 
 class NewChatForm(forms.Form):

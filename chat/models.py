@@ -180,6 +180,38 @@ class Message(models.Model):
         return self.is_outgoing and self.state == self.State.FAILED
 
 
+class Attachment(models.Model):
+    """A file in a message. Its bytes come from our own raw mail, or from the server when
+    first opened (history import never downloads files), and are kept from then on."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    index = models.PositiveSmallIntegerField()  # position in ParsedMessage.attachments
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127)
+    size = models.PositiveBigIntegerField()
+    is_voice = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    data = models.BinaryField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "index"], name="one_row_per_attachment")
+        ]
+        ordering = ["index"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_image(self) -> bool:
+        # SVG can carry script: it is offered as a download, never shown inline.
+        return self.content_type.startswith("image/") and self.content_type != "image/svg+xml"
+
+    @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/")
+
+
 class Reaction(models.Model):
     """One person's reaction to a message (RFC 9078: a new one replaces their last)."""
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import MailAccount, User
-from chat.models import Chat, FolderState, Message
+from chat.models import Attachment, Chat, FolderState, Message
 
 PAGE_SIZE = 100
+# Pages list a message's files; their bytes are only read when one is opened.
+FILES_WITHOUT_BYTES = Prefetch("attachments", queryset=Attachment.objects.defer("data"))
 
 
 def get_account_for_user(user: User, account_id: int) -> MailAccount:
@@ -34,6 +36,14 @@ def get_chat_for_user(user: User, chat_id: int) -> Chat:
 def get_message_for_user(user: User, message_id: int) -> Message:
     return get_object_or_404(
         Message.objects.select_related("chat", "account"), pk=message_id, account__user=user
+    )
+
+
+def get_attachment_for_user(user: User, attachment_id: int) -> Attachment:
+    return get_object_or_404(
+        Attachment.objects.select_related("message__account"),
+        pk=attachment_id,
+        message__account__user=user,
     )
 
 
@@ -92,7 +102,9 @@ def conversation(
     """The latest page of a chat in display order; or, for a page catching up, everything
     newer than message `after` plus what changed since `changed_since`."""
     messages = (
-        chat.messages.filter(is_control=False).select_related("chat").prefetch_related("reactions")
+        chat.messages.filter(is_control=False)
+        .select_related("chat")
+        .prefetch_related("reactions", FILES_WITHOUT_BYTES)
     )
     if after is not None:
         missed = Q(pk__gt=after)
@@ -107,7 +119,7 @@ def conversation(
 def message_for_push(message_id: int) -> Message | None:
     return (
         Message.objects.select_related("chat")
-        .prefetch_related("reactions")
+        .prefetch_related("reactions", FILES_WITHOUT_BYTES)
         .filter(pk=message_id)
         .first()
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount
-from chat import chats, control, events
+from chat import chats, control, events, files
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import imap
@@ -346,6 +346,8 @@ def ingest_message(
         seen=seen or outgoing,
         is_partial=partial,
     )
+    if parsed.attachments:
+        files.record(message, parsed)
     touch_chat(chat, message)
     if push:
         events.push_message(message)

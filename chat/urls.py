@@ -24,4 +24,5 @@ urlpatterns = [
     path("messages/<int:message_id>/retry/", views.message_retry, name="message_retry"),
     path("messages/<int:message_id>/react/", views.message_react, name="message_react"),
     path("messages/<int:message_id>/delete/", views.message_delete, name="message_delete"),
+    path("files/<int:attachment_id>/", views.attachment, name="attachment"),
 ]

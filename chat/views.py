@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import delivery, message_actions, queries, services
+from chat import delivery, files, message_actions, queries, services
 from chat.forms import (
     AfterForm,
     ComposeForm,
@@ -52,6 +54,7 @@ def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
             **_sidebar(request.user),
             "chat": chat,
             "since": _epoch_ms(rendered_at),
+            **_composer_context(),
             "messages_": queries.conversation(chat),
             "form": ComposeForm(),
         },
@@ -105,6 +108,13 @@ def chat_messages(request: HttpRequest, chat_id: int) -> HttpResponse:
     return response
 
 
+def _composer_context() -> dict:
+    return {
+        "max_file_bytes": settings.COIWEB_MAX_ATTACHMENT_BYTES,
+        "quick_reactions": message_actions.QUICK_REACTIONS,
+    }
+
+
 def _epoch_ms(moment) -> str:
     return str(int(moment.timestamp() * 1000))
 
@@ -113,14 +123,14 @@ def _epoch_ms(moment) -> str:
 @require_POST
 def chat_send(request: HttpRequest, chat_id: int) -> HttpResponse:
     chat = queries.get_chat_for_user(request.user, chat_id)
-    form = ComposeForm(request.POST)
+    form = ComposeForm(request.POST, request.FILES)
     if not form.is_valid():
         if request.htmx:
-            return HttpResponse(status=422)
+            return HttpResponse(" ".join(form.non_field_errors()), status=422)
         return render(
             request,
             "chat/home.html",
-            {**_sidebar(request.user), "chat": chat, "form": form},
+            {**_sidebar(request.user), "chat": chat, "form": form, **_composer_context()},
             status=422,
         )
     text = form.cleaned_data["text"]
@@ -135,6 +145,7 @@ def chat_send(request: HttpRequest, chat_id: int) -> HttpResponse:
             chat=chat,
             text=text,
             reply_to=queries.get_message_in_chat(chat, reply_to) if reply_to else None,
+            files=form.cleaned_data["files"],
         )
     if request.htmx:
         return render(request, "chat/_message.html", {"message": message, "push": True})
@@ -252,3 +263,27 @@ def group_remove_member(request: HttpRequest, chat_id: int) -> HttpResponse:
             user=request.user, chat=chat, address=form.cleaned_data["address"]
         )
     return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_GET
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """A file of a message: images and audio inline, anything else as a download."""
+    item = queries.get_attachment_for_user(request.user, attachment_id)
+    try:
+        data = files.content(item)
+    except files.FileUnavailable as exc:
+        return HttpResponse(exc.user_message, status=502, content_type="text/plain")
+    inline = item.is_image or item.is_audio
+    response = HttpResponse(
+        data, content_type=item.content_type if inline else "application/octet-stream"
+    )
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = (
+        content_disposition_header(inline, item.filename) or disposition
+    )
+    # A file is never a page: no scripts, no sniffing it into HTML.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -194,6 +194,12 @@ COIWEB_MAIL_TIMEOUT = env_int("COIWEB_MAIL_TIMEOUT", 15)
 # A message whose server stays unreachable (or answers 4xx) is retried this long, as a mail
 # server keeps mail queued, before it is marked failed.
 COIWEB_SEND_GIVE_UP_SECONDS = env_int("COIWEB_SEND_GIVE_UP_SECONDS", 24 * 3600)
+# The largest file a person may attach (most mail servers refuse mails over 25-50 MB, and
+# base64 makes a file a third bigger on the wire).
+COIWEB_MAX_ATTACHMENT_BYTES = env_int("COIWEB_MAX_ATTACHMENT_MB", 15) * 1024 * 1024
+# Files fetched from the server for display are kept in the database up to this size.
+COIWEB_KEEP_FILES_UP_TO = env_int("COIWEB_KEEP_FILES_UP_TO_MB", 15) * 1024 * 1024
+
 COIWEB_IDLE_RENEW_SECONDS = env_int("COIWEB_IDLE_RENEW_SECONDS", 600)  # RFC 2177: < 29 minutes
 COIWEB_POLL_SECONDS = env_int("COIWEB_POLL_SECONDS", 60)  # servers without IDLE
 # A watcher renews its mailbox leases every third of this; when it dies, others take its

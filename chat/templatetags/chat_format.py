@@ -82,3 +82,10 @@ def full_time(value: datetime | None) -> str:
 def unix_time(value: datetime | None) -> str:
     """Seconds since the epoch (what `date:"U"` gives), for sorting in the browser."""
     return str(int(value.timestamp())) if isinstance(value, datetime) else ""
+
+
+@register.filter(is_safe=True)
+def duration(milliseconds: int | None) -> str:
+    """A voice message's length as m:ss."""
+    seconds = round((milliseconds or 0) / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"
