@@ -89,7 +89,7 @@
     function disable(sub) {
       var endpoint = sub.endpoint;
       return sub.unsubscribe().then(function () {
-        return post(control.dataset.unsubscribeUrl, { endpoint: endpoint });
+        return post(script.dataset.unsubscribe, { endpoint: endpoint });
       });
     }
 
@@ -121,4 +121,26 @@
 
   var control = document.getElementById("push-control");
   if (control) setUpControl(control);
+
+  // Signing out turns this device's notifications off first: on a shared computer the
+  // next person must not see the previous one's messages pop up.
+  var signingOut = false;
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (signingOut || !script.dataset.logout || !("PushManager" in window)) return;
+    if (new URL(form.action, location.href).pathname !== script.dataset.logout) return;
+    evt.preventDefault();
+    signingOut = true;
+    var unsubscribe = navigator.serviceWorker.getRegistration("/").then(function (reg) {
+      return reg && reg.pushManager.getSubscription();
+    }).then(function (sub) {
+      if (!sub) return undefined;
+      var endpoint = sub.endpoint;
+      return sub.unsubscribe().then(function () {
+        return post(script.dataset.unsubscribe, { endpoint: endpoint });
+      });
+    });
+    var timeout = new Promise(function (resolve) { setTimeout(resolve, 3000); });
+    Promise.race([unsubscribe, timeout]).catch(function () {}).then(function () { form.submit(); });
+  });
 })();

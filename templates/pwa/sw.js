@@ -42,8 +42,10 @@ self.addEventListener("fetch", function (event) {
   }
   var url = new URL(request.url);
   if (url.origin === self.location.origin && SHELL.indexOf(url.pathname) !== -1) {
-    event.respondWith(caches.match(url.pathname, { cacheName: CACHE }).then(function (hit) {
-      return hit || fetch(request);
+    // Network first here too: a page fresh from the server must not run last version's
+    // scripts (the new worker is only installed while that page loads).
+    event.respondWith(fetch(request).catch(function () {
+      return caches.match(url.pathname, { cacheName: CACHE });
     }));
   }
 });

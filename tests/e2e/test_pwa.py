@@ -142,7 +142,7 @@ def test_the_offline_page_stands_in_when_the_server_cannot_be_reached(
     expect(page.locator("input[name=address]")).to_be_visible()
 
 
-def test_enabling_notifications_hands_the_device_subscription_to_the_server(
+def test_the_device_subscription_goes_to_the_server_and_away_again_at_sign_out(
     make_person, open_page, live_stack, vapid_keys
 ):
     alice = make_person("alice")
@@ -164,6 +164,14 @@ def test_enabling_notifications_hands_the_device_subscription_to_the_server(
 
     control.get_by_role("button", name="Turn off").click()
     expect(control.get_by_role("button")).to_have_text("Enable notifications on this device")
+    assert not PushSubscription.objects.filter(user=alice.user).exists()
+
+    # Signing out turns them off too: the next person at this computer must not see them.
+    control.get_by_role("button", name="Enable notifications on this device").click()
+    expect(control).to_contain_text("Notifications are on for this device.")
+    assert PushSubscription.objects.filter(user=alice.user).exists()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert not PushSubscription.objects.filter(user=alice.user).exists()
 
 
