@@ -17,6 +17,7 @@ from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import imap
 from mailcore.errors import AuthenticationFailed, MailError
 from mailcore.parse import ParsedMessage, parse_message, split_quote
+from pwa import notify
 
 log = logging.getLogger(__name__)
 
@@ -349,8 +350,9 @@ def ingest_message(
     if parsed.attachments:
         files.record(message, parsed)
     touch_chat(chat, message)
-    if push:
+    if push:  # live mail, not history being imported
         events.push_message(message)
+        notify.notify_new_message(message)
     return message, True
 
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "accounts",
     "chat",
+    "pwa",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pwa.context_processors.web_push",
             ],
         },
     },
@@ -182,6 +184,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_MIMETYPES = {".webmanifest": "application/manifest+json"}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
@@ -205,6 +208,59 @@ COIWEB_POLL_SECONDS = env_int("COIWEB_POLL_SECONDS", 60)  # servers without IDLE
 # A watcher renews its mailbox leases every third of this; when it dies, others take its
 # mailboxes over within about this long.
 COIWEB_LEASE_SECONDS = env_int("COIWEB_LEASE_SECONDS", 30)
+
+
+def _vapid_public_key(private_key: str, public_key: str) -> str:
+    """The public key of a raw, base64url VAPID private key; a given one must be its pair."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    try:
+        raw = base64.b64decode(private_key + "=" * (-len(private_key) % 4), b"-_", validate=True)
+        if len(raw) != 32:
+            raise ValueError("not 32 bytes")
+        key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    except ValueError:
+        raise ImproperlyConfigured(
+            "COIWEB_VAPID_PRIVATE_KEY must be a raw P-256 key in base64url "
+            "(generate a pair with scripts/vapid_keys.py)"
+        ) from None
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    derived = base64.urlsafe_b64encode(point).rstrip(b"=").decode()
+    if public_key and public_key.rstrip("=") != derived:
+        raise ImproperlyConfigured("COIWEB_VAPID_PUBLIC_KEY is not the pair of the private key")
+    return derived
+
+
+# Web Push (RFC 8030, 8291, 8292) to devices that asked for notifications. Off unless a
+# VAPID key is set; the public key is derived from the private one when not given.
+COIWEB_VAPID_PRIVATE_KEY = env("COIWEB_VAPID_PRIVATE_KEY") or ""
+COIWEB_VAPID_PUBLIC_KEY = ""
+COIWEB_VAPID_SUBJECT = env("COIWEB_VAPID_SUBJECT") or ""
+if COIWEB_VAPID_PRIVATE_KEY:
+    COIWEB_VAPID_PUBLIC_KEY = _vapid_public_key(
+        COIWEB_VAPID_PRIVATE_KEY, env("COIWEB_VAPID_PUBLIC_KEY") or ""
+    )
+    # Push services contact this address about misbehaving senders; some refuse without it.
+    if not COIWEB_VAPID_SUBJECT.startswith(("mailto:", "https:")):
+        raise ImproperlyConfigured(
+            "COIWEB_VAPID_SUBJECT must be a mailto: or https: URL when Web Push is on"
+        )
+# Devices may only subscribe with push services on these hosts (and their subdomains), so
+# a subscription cannot make the server POST to arbitrary addresses. "*" allows any https host.
+COIWEB_PUSH_SERVICE_HOSTS = [
+    h.strip().lower()
+    for h in (
+        env(
+            "COIWEB_PUSH_SERVICE_HOSTS",
+            "fcm.googleapis.com,push.services.mozilla.com,notify.windows.com,push.apple.com",
+        )
+        or ""
+    ).split(",")
+    if h.strip()
+]
 
 LOGGING = {
     "version": 1,

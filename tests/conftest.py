@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 
 from tests.mailserver import MailUser, add_mail_user, mail_server
+from tests.pushservice import PushService, VapidKeys
 from tests.stack import Stack
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls in the
@@ -89,12 +90,35 @@ def make_person(django_db_blocker, _clean_redis):
 
 
 @pytest.fixture(scope="session")
-def live_stack(django_db_setup, django_db_blocker, _clean_redis):
+def vapid_keys() -> VapidKeys:
+    """The server's Web Push keys: the configured ones (./run test makes some), else new."""
+    if settings.COIWEB_VAPID_PRIVATE_KEY:
+        return VapidKeys(
+            private=settings.COIWEB_VAPID_PRIVATE_KEY,
+            public=settings.COIWEB_VAPID_PUBLIC_KEY,
+            subject=settings.COIWEB_VAPID_SUBJECT,
+        )
+    return VapidKeys.generate()
+
+
+@pytest.fixture
+def push_service(settings, vapid_keys):
+    """Web Push on, and a push service on 127.0.0.1 that checks and decrypts what it gets."""
+    settings.COIWEB_VAPID_PRIVATE_KEY = vapid_keys.private
+    settings.COIWEB_VAPID_PUBLIC_KEY = vapid_keys.public
+    settings.COIWEB_VAPID_SUBJECT = vapid_keys.subject
+    with PushService(vapid_keys) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def live_stack(django_db_setup, django_db_blocker, _clean_redis, vapid_keys):
     """Daphne, a Celery worker and the watcher as separate processes on the test database."""
     db = settings.DATABASES["default"]
     stack = Stack(
         database_url=f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         log_dir=LOG_DIR,
+        extra_env=vapid_keys.as_env(),
     )
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     for old in LOG_DIR.glob("*.log"):

@@ -26,6 +26,7 @@ class Stack:
     database_url: str
     log_dir: Path
     port: int = field(default_factory=free_port)
+    extra_env: dict = field(default_factory=dict)
     processes: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closing: threading.Event = field(default_factory=threading.Event)
@@ -44,6 +45,7 @@ class Stack:
         )
         env.setdefault("COIWEB_POLL_SECONDS", "2")  # servers without IDLE are polled this often
         env.setdefault("COIWEB_LEASE_SECONDS", "3")  # a dead watcher's mailboxes move on quickly
+        env.update(self.extra_env)
         return env
 
     def _command(self, name: str) -> list[str]:
