@@ -61,8 +61,9 @@ CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o.strip()
 ]
 
+# No "daphne" app: it only swaps in its runserver, and importing it loads Twisted (about
+# 25 MB) into every process, the mailbox watcher and the workers too. Serve with `daphne`.
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -6,7 +6,7 @@ import random
 
 from celery import shared_task
 
-from pwa import notify
+from pwa import notify, webpush
 
 
 @shared_task
@@ -20,8 +20,8 @@ def notify_message(message_id: int) -> None:
 @shared_task(bind=True, max_retries=8)
 def send_notification(self, subscription_id: int, message_id: int) -> None:
     try:
-        notify.send_notification(subscription_id=subscription_id, message_id=message_id)
-    except notify.TryAgainLater as exc:
+        webpush.send_notification(subscription_id=subscription_id, message_id=message_id)
+    except webpush.TryAgainLater as exc:
         backoff = min(600, 5 * 2 ** min(self.request.retries, 7)) * random.uniform(0.5, 1.0)
         countdown = min(exc.retry_after, 3600) if exc.retry_after else backoff
         raise self.retry(countdown=countdown, exc=exc) from None

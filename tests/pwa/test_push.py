@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat import sync
 from chat.models import Chat, Message
 from mailcore.parse import parse_message
-from pwa import notify, tasks
+from pwa import notify, tasks, webpush
 from pwa.models import PushSubscription
 
 pytestmark = pytest.mark.django_db
@@ -169,10 +169,10 @@ def test_a_notification_goes_out_once_even_if_its_task_runs_again(make_person, p
     message = _incoming(alice.account)
     subscription = PushSubscription.objects.get()
 
-    first = notify.send_notification(subscription_id=subscription.pk, message_id=message.pk)
-    again = notify.send_notification(subscription_id=subscription.pk, message_id=message.pk)
+    first = webpush.send_notification(subscription_id=subscription.pk, message_id=message.pk)
+    again = webpush.send_notification(subscription_id=subscription.pk, message_id=message.pk)
 
-    assert (first, again) == (notify.Outcome.SENT, notify.Outcome.SKIPPED)
+    assert (first, again) == (webpush.Outcome.SENT, webpush.Outcome.SKIPPED)
     assert push_service.next_delivery().status == 201
     assert push_service.no_more_deliveries()
 
