@@ -41,9 +41,13 @@ CHANGE_RESPONSES = {b"EXISTS", b"EXPUNGE", b"FETCH", b"RECENT"}
 class MailboxWatch(threading.Thread):
     """Keeps one mailbox's INBOX under watch until stopped."""
 
-    def __init__(self, account_id: int) -> None:
-        super().__init__(name=f"watch-{account_id}", daemon=True)
-        self.account_id = account_id
+    def __init__(self, account: MailAccount) -> None:
+        super().__init__(name=f"watch-{account.pk}", daemon=True)
+        # Loaded by the watcher, so this thread touches the database only to record a
+        # failure: a thousand threads each with their own connection state would cost
+        # megabytes. A changed mailbox gets a new watch (Watcher.changed).
+        self.account = account
+        self.account_id = account.pk
         self.stopping = threading.Event()
         self.failures = 0
         self._socket: socket.socket | None = None
@@ -63,13 +67,8 @@ class MailboxWatch(threading.Thread):
             log.info("stopped watching mailbox %s", self.account_id)
 
     def _watch(self) -> None:
+        account = self.account
         while not self.stopping.is_set():
-            account = MailAccount.objects.filter(pk=self.account_id, is_active=True).first()
-            # Hand the database connection back at once: this thread then waits on IMAP for
-            # minutes, and a thousand such threads must not hold a thousand connections.
-            connection.close()
-            if account is None:
-                return
             try:
                 if account.has_capability("IDLE"):
                     self._idle(account)
@@ -221,7 +220,12 @@ class Watcher:
             self._start(account_id)
 
     def _start(self, account_id: int) -> None:
-        watch = MailboxWatch(account_id)
+        account = MailAccount.objects.filter(pk=account_id, is_active=True).first()
+        connection.close()
+        if account is None:
+            self.leases.release(account_id)
+            return
+        watch = MailboxWatch(account)
         self.watches[account_id] = watch
         watch.start()
 
