@@ -2,7 +2,7 @@
 # mailserver.sh - coiweb's local mail server: Dovecot + Postfix on 127.0.0.1 only.
 #
 #   mailserver.sh up                  install packages if missing, write config, make TLS certs, start
-#                                     (if already running: rewrite config and reload)
+#                                     (if already running: rewrite config, reload only if it changed)
 #   mailserver.sh down                stop Postfix and Dovecot (users and mail are kept)
 #   mailserver.sh restart             down + up
 #   mailserver.sh status              pids, listening ports, users, mail queue (exit 3 if not running)
@@ -666,12 +666,22 @@ raise_inotify_limit() {
 
 raise_fd_limit() { ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }
 
+# A reload ends every TLS session (imap-login proxies them), so it happens only when the
+# config really changed: `up` runs before every test run, maybe beside a demo or a benchmark.
+config_sig() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+
 start_dovecot() {
     if dc_running; then
+        if [ "$(config_sig "$DC_CONF")" = "$(cat "$MAIL_DIR/dovecot-config.sig" 2>/dev/null)" ]; then
+            log "dovecot already running (pid $(dc_pid)) with this config"
+            return 0
+        fi
         log "dovecot already running (pid $(dc_pid)), reloading its config"
         doveadm -c "$DC_CONF" reload </dev/null 9>&-
+        config_sig "$DC_CONF" >"$MAIL_DIR/dovecot-config.sig"
         return 0
     fi
+    config_sig "$DC_CONF" >"$MAIL_DIR/dovecot-config.sig"
     # shellcheck disable=SC2046
     check_ports_free $(dovecot_ports)
     rm -f "$DC_RUN/master.pid"
@@ -702,10 +712,16 @@ start_postfix() {
     fi
     listener_sig >"$MAIL_DIR/postfix-listeners.sig"
     if pf_running; then
+        if [ "$(config_sig "$PF_DIR/main.cf" "$PF_DIR/master.cf")" = "$(cat "$MAIL_DIR/postfix-config.sig" 2>/dev/null)" ]; then
+            log "postfix already running (pid $(pf_pid)) with this config"
+            return 0
+        fi
         log "postfix already running (pid $(pf_pid)), reloading its config"
         postfix -c "$PF_DIR" reload </dev/null >/dev/null 2>&1 9>&-
+        config_sig "$PF_DIR/main.cf" "$PF_DIR/master.cf" >"$MAIL_DIR/postfix-config.sig"
         return 0
     fi
+    config_sig "$PF_DIR/main.cf" "$PF_DIR/master.cf" >"$MAIL_DIR/postfix-config.sig"
     # shellcheck disable=SC2046
     check_ports_free $(postfix_ports)
     log "starting postfix"
