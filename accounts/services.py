@@ -141,9 +141,14 @@ def _coi_fields(found: imap.ImapProbe) -> dict:
 
 
 def record_server_state(*, account: MailAccount, found: imap.ImapProbe) -> bool:
-    """Store what the server said it can do and its COI state; True if anything changed."""
+    """Store the server's COI state (COI listed or not, its config); True if anything changed."""
+    # Only COI's presence is taken over: the rest of the stored list decides how the mailbox
+    # is watched (IDLE or polling) and changes only when it is linked or its password is.
+    listed = set(account.capabilities) - {"COI"}
+    if "COI" in found.capabilities:
+        listed.add("COI")
     fields = {
-        "capabilities": sorted(found.capabilities),
+        "capabilities": sorted(listed),
         "coi_chats_folder": found.coi_chats_folder or "",
         **_coi_fields(found),
     }

@@ -78,7 +78,7 @@ class MailboxWatch(threading.Thread):
         finally:
             if self.companion is not None:
                 self.companion.stop()
-            log.info("stopped watching %s of mailbox %s", self.folder, self.account_id)
+            log.info("stopped watching %s", self._what())
 
     def _watch(self) -> None:
         while not self.stopping.is_set():
@@ -111,6 +111,11 @@ class MailboxWatch(threading.Thread):
                 log.exception("watch of mailbox %s crashed", self.account_id)
                 self._backoff()
 
+    def _what(self) -> str:
+        if self.primary:
+            return f"mailbox {self.account_id}"
+        return f"{self.folder} of mailbox {self.account_id}"
+
     def _still_wanted(self, account: MailAccount) -> bool:
         return account.chats_bypass_inbox and account.coi_chats_folder == self.folder
 
@@ -129,7 +134,7 @@ class MailboxWatch(threading.Thread):
             # Anything that arrived while we were not watching.
             tasks.queue_sync(self.account_id)
             self.failures = 0
-            log.info("watching %s of mailbox %s with IDLE", self.folder, self.account_id)
+            log.info("watching %s with IDLE", self._what())
             while not self.stopping.is_set():
                 renew_at = time.monotonic() + settings.COIWEB_IDLE_RENEW_SECONDS
                 client.idle()
