@@ -69,3 +69,30 @@ class MailboxForm(forms.Form):
 
 class PasswordForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput(render_value=False), label="New password")
+
+
+class CoiForm(forms.Form):
+    """COI on the server: switch it on with a message filter, or off."""
+
+    FILTER_CHOICES = [
+        ("none", "Keep chats in the inbox (the server marks them as chats)"),
+        ("active", "The server files new chats straight into COI/Chats"),
+        ("seen", "The server moves chats into COI/Chats once they are read"),
+    ]
+    action = forms.ChoiceField(choices=[("enable", "enable"), ("disable", "disable")])
+    message_filter = forms.ChoiceField(
+        choices=FILTER_CHOICES, initial="none", required=False, label="Chat messages"
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "enable" and not data.get("message_filter"):
+            self.add_error("message_filter", "Choose where chat messages should go.")
+        return data
+
+
+class FallbackMoveForm(forms.Form):
+    move = forms.BooleanField(
+        required=False,
+        label="Move chat messages into COI/Chats (Delta Chat on this account then won't see them)",
+    )

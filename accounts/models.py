@@ -81,6 +81,13 @@ class MailAccount(models.Model):
     capabilities = models.JSONField(default=list, blank=True)
     sent_folder = models.CharField(max_length=200, blank=True)
     coi_chats_folder = models.CharField(max_length=200, blank=True)
+    # COI server state as last read from the server (METADATA), and the fallback option
+    # for plain servers: we move chat mail into COI/Chats ourselves (off by default,
+    # because Delta Chat watches only INBOX).
+    coi_enabled = models.BooleanField(default=False)
+    coi_message_filter = models.CharField(max_length=10, blank=True)
+    coi_mailbox_root = models.CharField(max_length=100, blank=True)
+    coi_fallback_move = models.BooleanField(default=False)
 
     is_active = models.BooleanField(default=True)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.IDLE)
@@ -117,3 +124,19 @@ class MailAccount(models.Model):
 
     def has_capability(self, name: str) -> bool:
         return name.upper() in self.capabilities
+
+    @property
+    def coi_offered(self) -> bool:
+        return self.has_capability("COI")
+
+    @property
+    def moves_chats_itself(self) -> bool:
+        """Fallback mode: the server does not file chats (not COI, or COI switched off)."""
+        return self.coi_fallback_move and not self.coi_enabled
+
+    @property
+    def chats_bypass_inbox(self) -> bool:
+        """New chat mail lands in COI/Chats without an INBOX change to notice it by."""
+        if not self.coi_chats_folder:
+            return False
+        return (self.coi_enabled and self.coi_message_filter == "active") or self.moves_chats_itself

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import crypto
-from accounts.connections import ssl_context
+from accounts.connections import imap_session, ssl_context
 from accounts.models import Invitation, MailAccount, User
-from mailcore import imap, smtp
+from mailcore import coi, imap, smtp
 from mailcore.addresses import normalize_address
 from mailcore.endpoints import Credentials, Endpoint
 from mailcore.errors import MailError
@@ -101,6 +101,7 @@ def link_mailbox(*, user: User, mailbox: MailboxSettings) -> MailAccount:
             capabilities=sorted(found.capabilities),
             sent_folder=found.sent_folder or "",
             coi_chats_folder=found.coi_chats_folder or "",
+            **_coi_fields(found),
             mode=MailAccount.Mode.IDLE
             if "IDLE" in found.capabilities
             else MailAccount.Mode.POLLING,
@@ -130,6 +131,88 @@ def update_mailbox_password(*, account: MailAccount, password: str) -> None:
     chat_services.start_watching(account)
 
 
+def _coi_fields(found: imap.ImapProbe) -> dict:
+    config = found.coi
+    return {
+        "coi_enabled": bool(config and config.enabled),
+        "coi_message_filter": config.message_filter if config else "",
+        "coi_mailbox_root": config.mailbox_root if config else "",
+    }
+
+
+def record_server_state(*, account: MailAccount, found: imap.ImapProbe) -> bool:
+    """Store the server's COI state (COI listed or not, its config); True if anything changed."""
+    # Only COI's presence is taken over: the rest of the stored list decides how the mailbox
+    # is watched (IDLE or polling) and changes only when it is linked or its password is.
+    listed = set(account.capabilities) - {"COI"}
+    if "COI" in found.capabilities:
+        listed.add("COI")
+    fields = {
+        "capabilities": sorted(listed),
+        "coi_chats_folder": found.coi_chats_folder or "",
+        **_coi_fields(found),
+    }
+    changed = [name for name, value in fields.items() if getattr(account, name) != value]
+    for name in changed:
+        setattr(account, name, fields[name])
+    if changed:
+        account.save(update_fields=changed)
+    return bool(changed)
+
+
+class CoiUnavailable(Exception):
+    pass
+
+
+def enable_coi(*, account: MailAccount, message_filter: str) -> MailAccount:
+    """Switch COI on at the server with `message_filter` (also to change the filter)."""
+    coi.check_filter(message_filter)
+    if not account.coi_offered:
+        raise CoiUnavailable("This mail server does not offer COI.")
+    with imap_session(account) as client:
+        config = coi.enable(client, message_filter=message_filter)
+        # The COI plugin creates <root>/Chats before it answers OK; should a server not
+        # have, creating it is the other documented way to switch COI on.
+        found = imap.probe(client)
+        if found.coi_chats_folder is None:
+            imap.ensure_folder(client, config.chats_folder(found.separator))
+            found = imap.probe(client)
+    return _apply_coi_change(account, found)
+
+
+def disable_coi(*, account: MailAccount) -> MailAccount:
+    """Switch COI off at the server; its folders and the stored filter stay."""
+    with imap_session(account) as client:
+        coi.disable(client)
+        found = imap.probe(client)
+    return _apply_coi_change(account, found)
+
+
+def set_fallback_move(*, account: MailAccount, enabled: bool) -> MailAccount:
+    """Turn on or off moving chat mail into COI/Chats ourselves (plain servers)."""
+    if enabled and account.coi_enabled:
+        raise CoiUnavailable("COI is on at this server: it files chats itself.")
+    account.coi_fallback_move = enabled
+    account.save(update_fields=["coi_fallback_move"])
+    from chat import services as chat_services
+
+    chat_services.start_watching(account)  # watch COI/Chats too, and move what is there
+    return account
+
+
+def _apply_coi_change(account: MailAccount, found: imap.ImapProbe) -> MailAccount:
+    record_server_state(account=account, found=found)
+    if account.coi_enabled and account.coi_fallback_move:
+        account.coi_fallback_move = False  # the server files chats now
+        account.save(update_fields=["coi_fallback_move"])
+    from chat import services as chat_services
+
+    # The watchers reconnect: a new IMAP session also drops the COI plugin's cached
+    # settings (it reads them once per session), and COI/Chats may need its own IDLE.
+    chat_services.start_watching(account)
+    return account
+
+
 def remove_mailbox(*, account: MailAccount) -> None:
     account.delete()
 
@@ -144,4 +227,10 @@ def rotate_credentials() -> int:
     return count
 
 
-__all__ = ["InvitationUnusable", "MailError", "MailboxAlreadyLinked", "MailboxSettings"]
+__all__ = [
+    "CoiUnavailable",
+    "InvitationUnusable",
+    "MailError",
+    "MailboxAlreadyLinked",
+    "MailboxSettings",
+]

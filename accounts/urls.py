@@ -14,5 +14,7 @@ urlpatterns = [
     path("mailboxes/", views.mailbox_list, name="mailbox_list"),
     path("mailboxes/new/", views.mailbox_new, name="mailbox_new"),
     path("mailboxes/<int:account_id>/", views.mailbox_detail, name="mailbox_detail"),
+    path("mailboxes/<int:account_id>/coi/", views.mailbox_coi, name="mailbox_coi"),
+    path("mailboxes/<int:account_id>/fallback/", views.mailbox_fallback, name="mailbox_fallback"),
     path("mailboxes/<int:account_id>/remove/", views.mailbox_remove, name="mailbox_remove"),
 ]

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_POST
 from accounts import services
 from accounts.forms import (
     AcceptInvitationForm,
+    CoiForm,
+    FallbackMoveForm,
     FirstAdminForm,
     InvitationForm,
     MailboxForm,
@@ -129,7 +131,60 @@ def mailbox_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         else:
             messages.success(request, "Password updated; the mailbox is live again.")
             return redirect("accounts:mailbox_detail", account_id=account.pk)
-    return render(request, "accounts/mailbox_detail.html", {"account": account, "form": form})
+    return render(
+        request,
+        "accounts/mailbox_detail.html",
+        {
+            "account": account,
+            "form": form,
+            "coi_form": CoiForm(initial={"message_filter": account.coi_message_filter or "none"}),
+            "fallback_form": FallbackMoveForm(initial={"move": account.coi_fallback_move}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def mailbox_coi(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_account_for_user(request.user, account_id)
+    form = CoiForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose where chat messages should go.")
+        return redirect("accounts:mailbox_detail", account_id=account.pk)
+    try:
+        if form.cleaned_data["action"] == "disable":
+            services.disable_coi(account=account)
+            done = "COI is off on this server. Chats stay where they are."
+        else:
+            services.enable_coi(account=account, message_filter=form.cleaned_data["message_filter"])
+            done = "COI is on for this mailbox."
+    except MailError as exc:
+        messages.error(request, exc.user_message)
+    except services.CoiUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("accounts:mailbox_detail", account_id=account.pk)
+
+
+@login_required
+@require_POST
+def mailbox_fallback(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_account_for_user(request.user, account_id)
+    form = FallbackMoveForm(request.POST)
+    form.is_valid()  # an unchecked box is simply off
+    try:
+        services.set_fallback_move(account=account, enabled=form.cleaned_data.get("move", False))
+    except services.CoiUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            "Chat messages will be moved into COI/Chats."
+            if account.coi_fallback_move
+            else "Chat messages stay where they arrive.",
+        )
+    return redirect("accounts:mailbox_detail", account_id=account.pk)
 
 
 @login_required

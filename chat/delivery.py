@@ -18,7 +18,7 @@ from chat import events
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Attachment, Chat, Message, MessageCopy
 from chat.sync import touch_chat
-from mailcore import imap, smtp
+from mailcore import coi, imap, smtp
 from mailcore.addresses import Address, domain_of
 from mailcore.attachments import OutgoingFile, build_message_with_attachments
 from mailcore.compose import OutgoingMessage, build_message, default_subject, with_quote
@@ -354,7 +354,11 @@ def _save_sent_copy(account: MailAccount, message: Message) -> None:
         return
     try:
         with imap_session(account) as client:
-            appended = imap.append(client, account.sent_folder, bytes(message.raw_outgoing))
+            # A COI server tags the chats it delivers with $Chat, but never our APPENDs.
+            flags = ("\\Seen", coi.CHAT_KEYWORD) if account.coi_enabled else ("\\Seen",)
+            appended = imap.append(
+                client, account.sent_folder, bytes(message.raw_outgoing), flags=flags
+            )
         if appended is not None:
             uidvalidity, uid = appended
             MessageCopy.objects.get_or_create(

@@ -14,7 +14,7 @@ from accounts.models import MailAccount
 from chat import chats, control, events, files
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
-from mailcore import imap
+from mailcore import coi, imap
 from mailcore.errors import AuthenticationFailed, MailError
 from mailcore.parse import ParsedMessage, parse_message, split_quote
 from pwa import notify
@@ -55,12 +55,54 @@ def _sync_once(account: MailAccount) -> None:
                 sync_folder(account, client, folder)
             for folder in folders:
                 reconcile_folder(account, client, folder, condstore=condstore)
+            if account.moves_chats_itself:
+                move_chats_to_coi(account, client)
     except MailError as exc:
         record_failure(account, exc)
         if exc.transient:
             raise
         return
     record_success(account)
+
+
+def move_chats_to_coi(account: MailAccount, client) -> int:
+    """Fallback mode (coi-protocol 1.12): move the chat messages synced from INBOX into
+    COI/Chats, creating it if needed; return how many moved.
+
+    Each moved message keeps its one row: the new copy is recorded before the INBOX copy is
+    forgotten, so it never leaves its chat, and what left INBOX is not moved again.
+    """
+    state = FolderState.objects.filter(account=account, folder="INBOX").first()
+    if state is None or state.uidvalidity is None:
+        return 0
+    uids = sorted(
+        MessageCopy.objects.filter(
+            account=account,
+            folder="INBOX",
+            uidvalidity=state.uidvalidity,
+            uid__lte=state.last_uid,
+            message__is_chat=True,
+        ).values_list("uid", flat=True)
+    )
+    if not uids:
+        return 0
+    target = account.coi_chats_folder
+    if not target:
+        found = imap.probe(client)
+        target = found.coi_chats_folder or f"{coi.DEFAULT_ROOT}{found.separator}Chats"
+        imap.ensure_folder(client, target)
+        MailAccount.objects.filter(pk=account.pk).update(coi_chats_folder=target)
+        account.coi_chats_folder = target
+    # Learn the target's UIDVALIDITY and next UID first, so that the moved copies count as
+    # new mail there (fetched now) rather than as history imported later.
+    sync_folder(account, client, target)
+    if not imap.move_messages(client, "INBOX", uids, target):
+        log.warning("mailbox %s: the server can neither MOVE nor UID EXPUNGE", account.pk)
+        return 0
+    sync_folder(account, client, target)
+    remove_copies(account, "INBOX", state.uidvalidity, set(uids))
+    log.info("mailbox %s: moved %s chat messages to %s", account.pk, len(uids), target)
+    return len(uids)
 
 
 def sync_folder(account: MailAccount, client, folder: str) -> int:

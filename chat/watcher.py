@@ -1,6 +1,12 @@
 """The long-running mailbox watcher: one thread per mailbox holds IMAP IDLE (or polls)
 and queues a short Celery sync whenever the server reports a change.
 
+Where chat mail reaches COI/Chats without any change in INBOX (a COI server filing with
+message-filter "active", or our own fallback move), a second thread holds IDLE on COI/Chats
+over its own connection. IMAP NOTIFY (RFC 5465) could watch both on one connection, but
+far fewer servers offer it than IDLE, and one code path for every server is worth the
+extra connection, which only these mailboxes pay.
+
 IDLE lives here, not in a Celery task: a connection held for minutes would pin a worker
 slot and be redelivered by the broker's visibility timeout.
 """
@@ -23,6 +29,7 @@ from django.db import close_old_connections, connection
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount
+from accounts.services import record_server_state
 from chat import tasks
 from chat.leases import Leases
 from chat.sync import record_failure
@@ -39,15 +46,22 @@ CHANGE_RESPONSES = {b"EXISTS", b"EXPUNGE", b"FETCH", b"RECENT"}
 
 
 class MailboxWatch(threading.Thread):
-    """Keeps one mailbox's INBOX under watch until stopped."""
+    """Keeps one mailbox's INBOX (or, as a companion, its COI/Chats) under watch until stopped.
 
-    def __init__(self, account: MailAccount) -> None:
-        super().__init__(name=f"watch-{account.pk}", daemon=True)
-        # Loaded by the watcher, so this thread touches the database only to record a
-        # failure: a thousand threads each with their own connection state would cost
+    The INBOX watch reads the server's state (capabilities, COI config) on each connect and
+    starts or stops the COI/Chats companion to match.
+    """
+
+    def __init__(self, account: MailAccount, folder: str = "INBOX", *, primary: bool = True):
+        super().__init__(name=f"watch-{account.pk}-{folder}", daemon=True)
+        # Loaded by the watcher, so this thread touches the database only to record what
+        # changed: a thousand threads each with their own connection state would cost
         # megabytes. A changed mailbox gets a new watch (Watcher.changed).
         self.account = account
         self.account_id = account.pk
+        self.folder = folder
+        self.primary = primary
+        self.companion: MailboxWatch | None = None
         self.stopping = threading.Event()
         self.failures = 0
         self._socket: socket.socket | None = None
@@ -55,6 +69,8 @@ class MailboxWatch(threading.Thread):
     def stop(self) -> None:
         """Stop now: closing the socket wakes a thread that is blocked in IDLE."""
         self.stopping.set()
+        if self.companion is not None:
+            self.companion.stop()
         sock = self._socket
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -64,11 +80,15 @@ class MailboxWatch(threading.Thread):
         try:
             self._watch()
         finally:
-            log.info("stopped watching mailbox %s", self.account_id)
+            if self.companion is not None:
+                self.companion.stop()
+            log.info("stopped watching %s", self._what())
 
     def _watch(self) -> None:
         account = self.account
         while not self.stopping.is_set():
+            if not (self.primary or self._still_wanted(account)):
+                return
             try:
                 if account.has_capability("IDLE"):
                     self._idle(account)
@@ -92,16 +112,30 @@ class MailboxWatch(threading.Thread):
                 log.exception("watch of mailbox %s crashed", self.account_id)
                 self._backoff()
 
+    def _what(self) -> str:
+        if self.primary:
+            return f"mailbox {self.account_id}"
+        return f"{self.folder} of mailbox {self.account_id}"
+
+    def _still_wanted(self, account: MailAccount) -> bool:
+        return account.chats_bypass_inbox and account.coi_chats_folder == self.folder
+
     def _idle(self, account: MailAccount) -> None:
         with imap_session(account) as client:
             self._socket = client.socket()
             if self.stopping.is_set():
                 return
-            client.select_folder("INBOX", readonly=True)
+            if self.primary:
+                # COI may have been switched on or off elsewhere (another client, CREATE or
+                # DELETE of COI/Chats): what the server says now decides what we watch.
+                record_server_state(account=account, found=imap.probe(client))
+                connection.close()
+                self._follow_chats_folder(account)
+            client.select_folder(self.folder, readonly=True)
             # Anything that arrived while we were not watching.
             tasks.queue_sync(self.account_id)
             self.failures = 0
-            log.info("watching mailbox %s with IDLE", self.account_id)
+            log.info("watching %s with IDLE", self._what())
             while not self.stopping.is_set():
                 renew_at = time.monotonic() + settings.COIWEB_IDLE_RENEW_SECONDS
                 client.idle()
@@ -113,6 +147,16 @@ class MailboxWatch(threading.Thread):
                         # Queue first: the DONE round trip need not delay the sync.
                         tasks.queue_sync(self.account_id)
                 client.idle_done()
+
+    def _follow_chats_folder(self, account: MailAccount) -> None:
+        want = account.coi_chats_folder if account.chats_bypass_inbox else None
+        current = self.companion
+        if current is not None and (current.folder != want or not current.is_alive()):
+            current.stop()
+            self.companion = None
+        if want and self.companion is None and not self.stopping.is_set():
+            self.companion = MailboxWatch(account, want, primary=False)
+            self.companion.start()
 
     def _poll(self, account: MailAccount) -> None:
         log.info(

@@ -15,6 +15,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.response_parser import parse_fetch_response
 
+from mailcore import coi
 from mailcore.endpoints import Credentials, Endpoint, resolve
 from mailcore.errors import (
     AuthenticationFailed,
@@ -51,6 +52,8 @@ class ImapProbe:
     capabilities: frozenset[str]
     sent_folder: str | None
     coi_chats_folder: str | None = None
+    coi: coi.CoiConfig | None = None  # only on servers listing COI (after login)
+    separator: str = "/"
 
 
 @dataclass(frozen=True)
@@ -240,14 +243,61 @@ def capabilities(client: IMAPClient) -> frozenset[str]:
 
 
 def probe(client: IMAPClient) -> ImapProbe:
-    """Read what an account's server can do and where its Sent folder is."""
+    """Read what an account's server can do, where its Sent folder is and, on a COI
+    server, its COI configuration."""
     caps = capabilities(client)
+    config = coi.read_config(client) if coi.is_coi_server(caps) else None
     folders = client.list_folders()
     return ImapProbe(
         capabilities=caps,
         sent_folder=find_sent_folder(folders),
-        coi_chats_folder=find_coi_chats(folders),
+        coi_chats_folder=find_coi_chats(
+            folders, root=config.mailbox_root if config else coi.DEFAULT_ROOT
+        ),
+        coi=config,
+        separator=folder_separator(folders),
     )
+
+
+def folder_separator(folders: list[tuple]) -> str:
+    """The hierarchy separator, as INBOX reports it (RFC 3501 LIST)."""
+    for _flags, delimiter, name in folders:
+        if name.upper() == "INBOX" and delimiter:
+            return delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+    return "/"
+
+
+def ensure_folder(client: IMAPClient, name: str) -> None:
+    """Create and subscribe `name` unless it exists already."""
+    if client.folder_exists(name):
+        return
+    try:
+        client.create_folder(name)
+    except IMAPClientError:
+        if not client.folder_exists(name):  # not a race with another client: a real refusal
+            raise
+    with suppress(IMAPClientError):
+        client.subscribe_folder(name)
+
+
+def move_messages(client: IMAPClient, source: str, uids: list[int], target: str) -> bool:
+    """Move `uids` from `source` to `target`: MOVE (RFC 6851), else COPY, \\Deleted and
+    UID EXPUNGE (RFC 4315), which touches only these messages. Returns False, moving
+    nothing, on a server with neither: a plain EXPUNGE could remove others' \\Deleted mail."""
+    if not uids:
+        return True
+    caps = capabilities(client)
+    if "MOVE" not in caps and "UIDPLUS" not in caps:
+        return False
+    client.select_folder(source, readonly=False)
+    if "MOVE" in caps:
+        client.move(uids, target)
+        return True
+    # The copy exists before the original goes: at worst a message is there twice, never lost.
+    client.copy(uids, target)
+    client.add_flags(uids, ["\\Deleted"], silent=True)
+    client.uid_expunge(uids)
+    return True
 
 
 def find_sent_folder(folders: list[tuple]) -> str | None:
@@ -262,7 +312,7 @@ def find_sent_folder(folders: list[tuple]) -> str | None:
     return None
 
 
-def find_coi_chats(folders: list[tuple], root: str = "COI") -> str | None:
+def find_coi_chats(folders: list[tuple], root: str = coi.DEFAULT_ROOT) -> str | None:
     """Return COI's chat folder (`<root><separator>Chats`) when the mailbox has one."""
     for _flags, delimiter, name in folders:
         sep = delimiter.decode() if isinstance(delimiter, bytes) else (delimiter or "/")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.mailserver import MailUser, add_mail_user, mail_server
+from tests.mailserver import MailUser, add_coi_user, add_mail_user, mail_server
 from tests.pushservice import PushService, VapidKeys
 from tests.stack import Stack
 
@@ -63,8 +63,8 @@ def make_person(django_db_blocker, _clean_redis):
 
     counter = iter(range(1000))
 
-    def make(name: str = "person", *, link: bool = True) -> Person:
-        mail = add_mail_user(name)
+    def make(name: str = "person", *, link: bool = True, coi: bool = False) -> Person:
+        mail = add_coi_user(name) if coi else add_mail_user(name)
         user = User.objects.create_user(
             username=f"{name}{next(counter)}-{mail.email.split('@')[0][-8:]}",
             password=Person.web_password,

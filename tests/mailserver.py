@@ -79,6 +79,19 @@ def add_mail_user(prefix: str = "user") -> MailUser:
     return user
 
 
+def add_coi_user(prefix: str = "coi") -> MailUser:
+    """Create a fresh mailbox on an emulated COI server (only this user sees COI): the COI
+    capability after login, mailbox-root COI, and the plugin's filing at delivery."""
+    server = mail_server()
+    user = MailUser(
+        f"{prefix}-{secrets.token_hex(4)}@{server.domain}", "pw-" + secrets.token_urlsafe(12)
+    )
+    subprocess.run(
+        [str(SCRIPT), "adduser-coi", user.email, user.password], check=True, capture_output=True
+    )
+    return user
+
+
 def send_plain_mail(
     *,
     sender: str,
@@ -111,6 +124,25 @@ def imap_login(user: MailUser) -> imaplib.IMAP4_SSL:
     client = imaplib.IMAP4_SSL(server.host, server.imaps_port, ssl_context=server.ssl_context())
     client.login(user.email, user.password)
     return client
+
+
+def folder_flags_by_message_id(user: MailUser, folder: str) -> dict[str, set[str]]:
+    """Message-ID -> flags of every message in `folder` (empty if the folder is missing)."""
+    client = imap_login(user)
+    try:
+        typ, data = client.select(f'"{folder}"', readonly=True)
+        if typ != "OK" or data[0] == b"0":
+            return {}
+        _typ, data = client.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        found = {}
+        for item in data:
+            if isinstance(item, tuple):
+                flags = imaplib.ParseFlags(item[0])
+                header = item[1].decode().split(":", 1)[1].strip()
+                found[header] = {f.decode() for f in flags}
+        return found
+    finally:
+        client.logout()
 
 
 def fetch_raw_by_message_id(user: MailUser, folder: str, message_id: str) -> list[bytes]:
