@@ -19,7 +19,7 @@ from accounts.forms import (
     PasswordForm,
 )
 from accounts.models import Invitation, User
-from chat.queries import get_account_for_user
+from chat.queries import blocked_addresses, get_account_for_user
 from mailcore.errors import MailError
 
 
@@ -129,7 +129,11 @@ def mailbox_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         else:
             messages.success(request, "Password updated; the mailbox is live again.")
             return redirect("accounts:mailbox_detail", account_id=account.pk)
-    return render(request, "accounts/mailbox_detail.html", {"account": account, "form": form})
+    return render(
+        request,
+        "accounts/mailbox_detail.html",
+        {"account": account, "form": form, "blocked": blocked_addresses(account)},
+    )
 
 
 @login_required

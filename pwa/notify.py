@@ -16,7 +16,7 @@ from django.utils import timezone
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
-from chat.models import Message
+from chat.models import BlockedAddress, Message
 from coiweb.redis import client as redis_client
 from coiweb.redis import key as redis_key
 from pwa.models import PushSubscription
@@ -67,7 +67,7 @@ def unsubscribe_device(*, user, endpoint: str) -> bool:
 
 def notify_new_message(message: Message) -> None:
     """After commit, notify the owner's devices of a message that just arrived."""
-    if not enabled() or message.is_outgoing or message.seen:
+    if not enabled() or message.is_outgoing or message.seen or not _wanted(message.chat):
         return
     from pwa import tasks
 
@@ -78,18 +78,26 @@ def notify_new_message(message: Message) -> None:
 def devices_to_notify(message_id: int) -> list[int]:
     """The subscriptions to notify of a message, or none if it needs no notification."""
     message = (
-        Message.objects.select_related("account")
+        Message.objects.select_related("account", "chat")
         .filter(pk=message_id, direction=Message.Direction.INCOMING, seen=False)
         .first()
     )
-    if message is None:
+    if message is None or not _wanted(message.chat):
         return []
-    # Chats cannot be muted yet; once they can, a muted chat's messages stop here.
+    if BlockedAddress.objects.filter(
+        account_id=message.account_id, address=message.from_address
+    ).exists():
+        return []
     return list(
         PushSubscription.objects.filter(user_id=message.account.user_id)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def _wanted(chat) -> bool:
+    """Muted chats and contact requests wait quietly in the list (as in Delta Chat)."""
+    return not chat.muted and not chat.is_request
 
 
 def notification_payload(message: Message) -> dict:
