@@ -127,6 +127,10 @@ def _address(
         members = list(chat.members.all())
         current = [(m.address, m.changed_at) for m in members if m.is_member]
         past = [(m.address, m.changed_at) for m in members if not m.is_member]
+        if (change or {}).get("member_removed") == account.email:
+            # Leaving: DC lists the leaver among the past members, stamped now; its CRDT
+            # goes by these timestamps, not by the Member-Removed header.
+            past.append((account.email, int(timezone.now().timestamp())))
         to_addresses = [address for address, _ in current]
         # Ad-hoc groups (plain mail) have no id on the wire; DC sends those without one too.
         group_id = chat.group_id if is_valid_group_id(chat.group_id) else None

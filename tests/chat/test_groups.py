@@ -278,6 +278,7 @@ def test_leaving_tells_the_members_with_our_own_address_and_ends_the_composer(ma
     (raw,) = fetch_raw_by_message_id(bob, "INBOX", left.message_id)
     mail = email.message_from_bytes(raw, policy=policy.default)
     assert mail["Chat-Group-Member-Removed"] == alice.account.email
+    assert alice.account.email in mail["Chat-Group-Past-Members"]  # DC's CRDT goes by this
     assert {a.addr_spec for a in mail["To"].addresses} == {bob.email, CAROL}
     group.refresh_from_db()
     assert group.we_left and left.is_system and left.text == "You left the group."
