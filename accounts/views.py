@@ -21,7 +21,7 @@ from accounts.forms import (
     PasswordForm,
 )
 from accounts.models import Invitation, User
-from chat.queries import get_account_for_user
+from chat.queries import blocked_addresses, get_account_for_user
 from mailcore.errors import MailError
 
 
@@ -136,6 +136,7 @@ def mailbox_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "accounts/mailbox_detail.html",
         {
             "account": account,
+            "blocked": blocked_addresses(account),
             "form": form,
             "coi_form": CoiForm(initial={"message_filter": account.coi_message_filter or "none"}),
             "fallback_form": FallbackMoveForm(initial={"move": account.coi_fallback_move}),

@@ -14,7 +14,9 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from accounts.models import MailAccount
+from chat import requests
 from chat.models import Chat, ChatMember, Message
+from mailcore.attachments import attachment_bytes
 from mailcore.groups import (
     GroupInfo,
     adhoc_group_key,
@@ -23,6 +25,7 @@ from mailcore.groups import (
     is_valid_group_id,
     parse_group_info,
 )
+from mailcore.images import MAX_AVATAR_BYTES, image_type
 from mailcore.parse import ParsedMessage
 
 
@@ -34,29 +37,43 @@ class Placement:
     change: str | None = None
 
 
-def place(account: MailAccount, parsed: ParsedMessage, *, when: datetime) -> Placement:
-    """Return the chat `parsed` belongs to, creating it and applying group changes."""
+def place(
+    account: MailAccount, parsed: ParsedMessage, *, when: datetime, raw: bytes | None = None
+) -> Placement:
+    """Return the chat `parsed` belongs to, creating it and applying group changes.
+
+    A chat this creates for someone we never wrote to is a contact request. `raw` (the
+    mail's bytes) lets an old Delta Chat's group image, sent as an attachment, be read.
+    """
     own = account.email
     sender = parsed.from_.addr if parsed.from_ else ""
     outgoing = sender == own
     others = _others(parsed, own)
     info = parse_group_info(parsed)
+    new_chat = {
+        "last_activity_at": when,
+        "requested_by": "" if outgoing else sender,
+        # Evaluated only when the chat is created (get_or_create resolves callables).
+        "is_request": lambda: (
+            bool(sender) and not outgoing and not requests.is_known(account, sender)
+        ),
+    }
 
     # A reply to the sender alone, from a group thread, is a private one (DC's "reply
     # privately"; a plain client's "Reply" instead of "Reply all"), unless it says otherwise.
     groupish = len(others) > 1 or (info is not None and _names_its_group(parsed))
     group = None
     if groupish and info is not None and info.group_id:
-        group = _group_by_id(account, info, others, when)
+        group = _group_by_id(account, info, others, new_chat)
     if group is None and groupish:
         parent = _parent_chat(account, parsed)
         group = parent if parent is not None and parent.is_group else None
         if group is None:
-            group = _adhoc_group(account, parsed, others, when)
+            group = _adhoc_group(account, parsed, others, new_chat)
     if group is None:
         peer = (others[0] if others else own) if outgoing else (sender or "unknown@invalid")
-        return Placement(_single_chat(account, peer, parsed, outgoing=outgoing, when=when))
-    change = _apply_change(account, group, info, parsed) if info is not None else None
+        return Placement(_single_chat(account, peer, parsed, outgoing=outgoing, new_chat=new_chat))
+    change = _apply_change(account, group, info, parsed, raw) if info is not None else None
     return Placement(group, change)
 
 
@@ -77,14 +94,14 @@ def _others(parsed: ParsedMessage, own: str) -> list[str]:
 
 
 def _single_chat(
-    account: MailAccount, peer: str, parsed: ParsedMessage, *, outgoing: bool, when: datetime
+    account: MailAccount, peer: str, parsed: ParsedMessage, *, outgoing: bool, new_chat: dict
 ) -> Chat:
     name = "" if outgoing or not parsed.from_ else parsed.from_.name[:200]
     chat, created = _get_or_create(
         account,
         kind=Chat.Kind.SINGLE,
         peer_address=peer,
-        defaults={"name": name, "last_activity_at": when},
+        defaults={"name": name, **new_chat},
     )
     if not created and not chat.name and name:
         # A chat started from our side knows only the address until the peer answers.
@@ -94,13 +111,13 @@ def _single_chat(
 
 
 def _group_by_id(
-    account: MailAccount, info: GroupInfo, others: list[str], when: datetime
+    account: MailAccount, info: GroupInfo, others: list[str], new_chat: dict
 ) -> Chat | None:
     chat, created = _get_or_create(
         account,
         kind=Chat.Kind.GROUP,
         group_id=info.group_id,
-        defaults={"name": (info.name or "")[:200], "last_activity_at": when},
+        defaults={"name": (info.name or "")[:200], **new_chat},
     )
     if created:
         _add_members(chat, others)
@@ -108,7 +125,7 @@ def _group_by_id(
 
 
 def _adhoc_group(
-    account: MailAccount, parsed: ParsedMessage, others: list[str], when: datetime
+    account: MailAccount, parsed: ParsedMessage, others: list[str], new_chat: dict
 ) -> Chat:
     name = adhoc_group_name(parsed)
     key = adhoc_group_key(name, [*others, account.email])
@@ -116,7 +133,7 @@ def _adhoc_group(
         account,
         kind=Chat.Kind.GROUP,
         group_id=key,
-        defaults={"name": name[:200], "last_activity_at": when},
+        defaults={"name": name[:200], **new_chat},
     )
     if created:
         _add_members(chat, others)
@@ -163,7 +180,7 @@ def set_membership(chat: Chat, address: str, *, is_member: bool, at: int) -> Non
 
 
 def _apply_change(
-    account: MailAccount, chat: Chat, info: GroupInfo, parsed: ParsedMessage
+    account: MailAccount, chat: Chat, info: GroupInfo, parsed: ParsedMessage, raw: bytes | None
 ) -> str | None:
     """Apply the membership and name the message carries; return a line for the chat when
     it is a change (rename, member added or removed) rather than a message."""
@@ -183,19 +200,68 @@ def _apply_change(
         chat.name = info.name[:200]
         return f"{who} renamed the group to “{info.name}”."
     if info.left:
-        set_membership(chat, sender, is_member=False, at=at)
+        if sender == own:
+            _set_left(chat, True)
+        else:
+            set_membership(chat, sender, is_member=False, at=at)
         return f"{who} left the group."
     if info.member_removed:
         if info.member_removed != own:
             set_membership(chat, info.member_removed, is_member=False, at=at)
+        else:
+            _set_left(chat, True)
         removed = "you" if info.member_removed == own else info.member_removed
         return f"{who} removed {removed}."
     if info.member_added:
         if info.member_added != own:
             set_membership(chat, info.member_added, is_member=True, at=at)
+        else:
+            _set_left(chat, False)
         added = "you" if info.member_added == own else info.member_added
         return f"{who} added {added}."
+    if info.avatar is not None:
+        return _apply_avatar(chat, info, parsed, raw, who)
     if not chat.name and info.name:
         Chat.objects.filter(pk=chat.pk, name="").update(name=info.name[:200])
         chat.name = info.name[:200]
     return None
+
+
+def _set_left(chat: Chat, left: bool) -> None:
+    Chat.objects.filter(pk=chat.pk).update(we_left=left)
+    chat.we_left = left
+
+
+def _apply_avatar(
+    chat: Chat, info: GroupInfo, parsed: ParsedMessage, raw: bytes | None, who: str
+) -> str | None:
+    """Delta Chat's group image: ``0`` removes it, ``base64:<data>`` carries it, and older
+    versions name an attachment of the message instead (mimeparser.rs)."""
+    if info.avatar_removed:
+        set_avatar(chat, None)
+        return f"{who} removed the group image."
+    data = info.avatar_bytes()
+    if data is None and raw is not None:
+        index = next(
+            (i for i, a in enumerate(parsed.attachments) if a.filename == info.avatar), None
+        )
+        if index is not None:
+            try:
+                data = attachment_bytes(raw, index)
+            except IndexError:
+                data = None
+    if data is None or len(data) > MAX_AVATAR_BYTES or image_type(data) is None:
+        return None  # not an image we can show: the message stays an ordinary one
+    set_avatar(chat, data)
+    return f"{who} changed the group image."
+
+
+def set_avatar(chat: Chat, data: bytes | None) -> None:
+    """Store (or with None remove) a group's image; its URL changes with each version."""
+    kind = image_type(data) if data else None
+    Chat.objects.filter(pk=chat.pk).update(
+        avatar=data if kind else None,
+        avatar_type=kind or "",
+        avatar_version=chat.avatar_version + 1,
+    )
+    chat.avatar_type, chat.avatar_version = kind or "", chat.avatar_version + 1

@@ -17,6 +17,7 @@ from accounts.models import MailAccount, User
 from chat import events
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Attachment, Chat, Message, MessageCopy
+from chat.requests import accept_chat, remember_known
 from chat.sync import touch_chat
 from mailcore import coi, imap, smtp
 from mailcore.addresses import Address, domain_of
@@ -52,7 +53,10 @@ def send_message(
     files: tuple[OutgoingFile, ...] = (),
 ) -> Message:
     """Store an outgoing chat message with our own Message-ID, then queue its delivery.
-    A reply quotes the message it answers, as Delta Chat does ("> " lines, then the text)."""
+    A reply quotes the message it answers, as Delta Chat does ("> " lines, then the text).
+    Writing in a contact request accepts it."""
+    if chat.is_group and chat.we_left:
+        raise NothingToSend("you are no longer a member of this group")
     quote = (reply_to.text if reply_to and not reply_to.is_deleted else "") or ""
     return _queue_outgoing(
         user=user,
@@ -123,6 +127,10 @@ def _address(
         members = list(chat.members.all())
         current = [(m.address, m.changed_at) for m in members if m.is_member]
         past = [(m.address, m.changed_at) for m in members if not m.is_member]
+        if (change or {}).get("member_removed") == account.email:
+            # Leaving: DC lists the leaver among the past members, stamped now; its CRDT
+            # goes by these timestamps, not by the Member-Removed header.
+            past.append((account.email, int(timezone.now().timestamp())))
         to_addresses = [address for address, _ in current]
         # Ad-hoc groups (plain mail) have no id on the wire; DC sends those without one too.
         group_id = chat.group_id if is_valid_group_id(chat.group_id) else None
@@ -241,6 +249,9 @@ def _store_and_queue(
         )
         if not is_control:
             touch_chat(chat, message)
+            remember_known(chat.account, addressing.envelope)
+            if chat.is_request:
+                accept_chat(chat=chat)
         _queue_delivery(message)
         if push:
             events.push_message(message)

@@ -55,23 +55,45 @@ def push_chat(chat: Chat) -> None:
     transaction.on_commit(lambda: _send_chat_row(chat_pk))
 
 
+def push_chat_removal(user_id: int, chat_pk: int) -> None:
+    """After commit, take a deleted chat's row off the owner's lists."""
+    transaction.on_commit(lambda: _send(user_id, _row_removal(chat_pk) + _list_entries(user_id)))
+
+
 def _send_message(message_pk: int, chat_pk: int) -> None:
     message = queries.message_for_push(message_pk)
     row = queries.chat_row(chat_pk)
-    if message is None or row is None:
+    if message is None or row is None or row.hidden:
         return
     html = render_to_string("chat/_message.html", {"message": message, "push": True})
-    html += render_to_string("chat/_chat_row.html", {"chat": row, "push": True})
-    _send(row.account.user_id, html)
+    _send(row.account.user_id, html + _row_html(row))
 
 
 def _send_chat_row(chat_pk: int) -> None:
     row = queries.chat_row(chat_pk)
     if row is not None:
-        _send(
-            row.account.user_id,
-            render_to_string("chat/_chat_row.html", {"chat": row, "push": True}),
-        )
+        _send(row.account.user_id, _row_html(row))
+
+
+def _row_html(row: Chat) -> str:
+    """The chat's row for the list it belongs in (the page moves it there), or its
+    removal when its mail is hidden; and the counts of requests and archived chats."""
+    if row.hidden:
+        html = _row_removal(row.pk)
+    else:
+        html = render_to_string("chat/_chat_row.html", {"chat": row, "push": True})
+    return html + _list_entries(row.account.user_id)
+
+
+def _row_removal(chat_pk: int) -> str:
+    return f'<li id="chat-{chat_pk}" hx-swap-oob="delete"></li>'
+
+
+def _list_entries(user_id: int) -> str:
+    from accounts.models import User
+
+    counts = queries.list_counts(User(pk=user_id))
+    return render_to_string("chat/_list_entries.html", {"counts": counts, "push": True})
 
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 
 from accounts.models import MailAccount, User
 from mailcore.attachments import OutgoingFile, guess_content_type
+from mailcore.images import MAX_AVATAR_BYTES, image_type
 
 
 class ComposeForm(forms.Form):
@@ -123,3 +124,36 @@ class AfterForm(forms.Form):
 
 class OffsetForm(forms.Form):
     offset = forms.IntegerField(min_value=0, required=False)
+    which = forms.ChoiceField(
+        choices=[(w, w) for w in ("main", "requests", "archived")], required=False
+    )
+
+
+class FlagForm(forms.Form):
+    on = forms.TypedChoiceField(choices=[("1", "on"), ("0", "off")], coerce=lambda v: v == "1")
+
+
+class AvatarForm(forms.Form):
+    """A group image to set, or `remove` to take it away."""
+
+    image = forms.FileField(required=False)
+    remove = forms.BooleanField(required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload = data.get("image")
+        if data.get("remove"):
+            data["image"] = None
+            return data
+        if upload is None:
+            raise forms.ValidationError("Pick an image for the group.")
+        if upload.size > MAX_AVATAR_BYTES:
+            raise forms.ValidationError(
+                f"That image is {upload.size // 1024} KB; a group image can be at most "
+                f"{MAX_AVATAR_BYTES // 1024} KB (it travels inside the mail's header)."
+            )
+        content = upload.read()
+        if image_type(content) is None:
+            raise forms.ValidationError("That is not a PNG, JPEG, GIF or WebP image.")
+        data["image"] = content
+        return data

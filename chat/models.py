@@ -28,6 +28,17 @@ class Chat(models.Model):
         "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A contact request (Delta Chat's Blocked::Request): started by someone we never wrote
+    # to; it waits in the requests list, unread on the server, until accepted.
+    is_request = models.BooleanField(default=False)
+    requested_by = models.CharField(max_length=254, blank=True)  # who started the request
+    muted = models.BooleanField(default=False)
+    archived = models.BooleanField(default=False)
+    pinned = models.BooleanField(default=False)
+    we_left = models.BooleanField(default=False)  # groups: we left, or were removed
+    avatar = models.BinaryField(null=True, blank=True, editable=False)  # group image
+    avatar_type = models.CharField(max_length=40, blank=True)
+    avatar_version = models.PositiveIntegerField(default=0)  # in the image URL, for caches
 
     class Meta:
         constraints = [
@@ -56,10 +67,54 @@ class Chat(models.Model):
         return self.members.filter(is_member=True)
 
     @property
+    def has_avatar(self) -> bool:
+        return bool(self.avatar_type)
+
+    @property
+    def list_id(self) -> str:
+        """The id of the chat list this chat's row belongs in."""
+        if self.is_request:
+            return "request-list"
+        return "archived-list" if self.archived else "chat-list"
+
+    @property
     def title(self) -> str:
         if self.is_group:
             return self.name or "Group"
         return self.name or self.peer_address
+
+
+class KnownAddress(models.Model):
+    """An address a mailbox knows: we wrote to it, or accepted its chat. Its mail is no
+    contact request."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(max_length=254)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "address"], name="one_known_address")
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class BlockedAddress(models.Model):
+    """An address whose mail is kept but hidden (no chat row, no push, no unread count)."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="blocked")
+    address = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "address"], name="one_block_per_address")
+        ]
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
 
 
 class ChatMember(models.Model):

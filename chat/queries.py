@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.shortcuts import get_object_or_404
 
 from accounts.models import MailAccount, User
-from chat.models import Attachment, Chat, FolderState, Message
+from chat.models import Attachment, BlockedAddress, Chat, FolderState, Message
 
 PAGE_SIZE = 100
 # Pages list a message's files; their bytes are only read when one is opened.
@@ -22,7 +32,7 @@ def get_account_for_user(user: User, account_id: int) -> MailAccount:
 
 def get_group_for_user(user: User, chat_id: int) -> Chat:
     return get_object_or_404(
-        Chat.objects.select_related("account"),
+        Chat.objects.select_related("account").defer("avatar"),
         pk=chat_id,
         account__user=user,
         kind=Chat.Kind.GROUP,
@@ -30,7 +40,57 @@ def get_group_for_user(user: User, chat_id: int) -> Chat:
 
 
 def get_chat_for_user(user: User, chat_id: int) -> Chat:
-    return get_object_or_404(Chat.objects.select_related("account"), pk=chat_id, account__user=user)
+    return get_object_or_404(
+        Chat.objects.select_related("account")
+        .defer("avatar")
+        .annotate(blocked=_flag(_peer_blocked())),
+        pk=chat_id,
+        account__user=user,
+    )
+
+
+def get_group_avatar_for_user(user: User, chat_id: int) -> Chat:
+    return get_object_or_404(
+        Chat.objects.only("avatar", "avatar_type"),
+        pk=chat_id,
+        account__user=user,
+        kind=Chat.Kind.GROUP,
+    )
+
+
+def get_block_for_user(user: User, block_id: int) -> BlockedAddress:
+    return get_object_or_404(
+        BlockedAddress.objects.select_related("account"), pk=block_id, account__user=user
+    )
+
+
+def blocked_addresses(account: MailAccount) -> QuerySet[BlockedAddress]:
+    return account.blocked.all()
+
+
+def _blocked(field: str) -> Exists:
+    return Exists(
+        BlockedAddress.objects.filter(account=OuterRef("account_id"), address=OuterRef(field))
+    )
+
+
+def _flag(condition) -> ExpressionWrapper:
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+def _peer_blocked():
+    return Q(kind=Chat.Kind.SINGLE) & _blocked("peer_address")
+
+
+def _visible(chats: QuerySet[Chat]) -> QuerySet[Chat]:
+    """Without chats whose mail is hidden: one-to-one with a blocked address, or a request
+    a blocked address started."""
+    return chats.exclude(_peer_blocked()).exclude(Q(is_request=True) & _blocked("requested_by"))
+
+
+def visible_messages(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Without mail from blocked addresses (kept, and shown again once unblocked)."""
+    return messages.exclude(_blocked("from_address"))
 
 
 def get_message_for_user(user: User, message_id: int) -> Message:
@@ -62,7 +122,9 @@ CHAT_PAGE_SIZE = 50
 def _with_unread(chats: list[Chat]) -> list[Chat]:
     """Set `unread` on each chat with one grouped query (over the partial unread index)."""
     counts = dict(
-        Message.objects.filter(chat__in=[c.pk for c in chats], direction="in", seen=False)
+        visible_messages(
+            Message.objects.filter(chat__in=[c.pk for c in chats], direction="in", seen=False)
+        )
         .values_list("chat_id")
         .annotate(n=Count("pk"))
         .values_list("chat_id", "n")
@@ -72,22 +134,62 @@ def _with_unread(chats: list[Chat]) -> list[Chat]:
     return chats
 
 
-def chat_list(user: User, *, offset: int = 0, limit: int = CHAT_PAGE_SIZE) -> list[Chat]:
-    """A page of the person's chats, most recent activity first, with unread counts."""
+# The three lists a person's chats fall into (hidden ones are in none).
+MAIN, REQUESTS, ARCHIVED = "main", "requests", "archived"
+LISTS = (MAIN, REQUESTS, ARCHIVED)
+
+
+def _in_list(user: User, which: str) -> QuerySet[Chat]:
+    chats = _visible(Chat.objects.filter(account__user=user))
+    if which == REQUESTS:
+        return chats.filter(is_request=True)
+    return chats.filter(is_request=False, archived=which == ARCHIVED)
+
+
+def chat_list(
+    user: User, *, which: str = MAIN, offset: int = 0, limit: int = CHAT_PAGE_SIZE
+) -> list[Chat]:
+    """A page of one of the person's chat lists, pinned chats first, then by most recent
+    activity, with unread counts."""
     page = (
-        Chat.objects.filter(account__user=user)
+        _in_list(user, which)
         .select_related("last_message", "account")
-        .order_by("-last_activity_at", "-pk")[offset : offset + limit]
+        .defer("avatar")
+        .order_by("-pinned", "-last_activity_at", "-pk")[offset : offset + limit]
     )
     return _with_unread(list(page))
 
 
-def chat_count(user: User) -> int:
-    return Chat.objects.filter(account__user=user).count()
+def chat_count(user: User, which: str = MAIN) -> int:
+    return _in_list(user, which).count()
+
+
+@dataclass(frozen=True)
+class ListCounts:
+    requests: int
+    archived: int
+
+
+def list_counts(user: User) -> ListCounts:
+    """How many chats wait behind the "Contact requests" and "Archived" entries."""
+    counts = _visible(Chat.objects.filter(account__user=user)).aggregate(
+        requests=Count("pk", filter=Q(is_request=True)),
+        archived=Count("pk", filter=Q(is_request=False, archived=True)),
+    )
+    return ListCounts(requests=counts["requests"], archived=counts["archived"])
 
 
 def chat_row(chat_id: int) -> Chat | None:
-    chat = Chat.objects.select_related("last_message", "account").filter(pk=chat_id).first()
+    """One chat for a pushed row; `hidden` says it belongs in no list."""
+    chat = (
+        Chat.objects.select_related("last_message", "account")
+        .defer("avatar")
+        .annotate(
+            hidden=_flag(_peer_blocked() | (Q(is_request=True) & _blocked("requested_by"))),
+        )
+        .filter(pk=chat_id)
+        .first()
+    )
     return _with_unread([chat])[0] if chat else None
 
 
@@ -102,8 +204,9 @@ def conversation(
     """The latest page of a chat in display order; or, for a page catching up, everything
     newer than message `after` plus what changed since `changed_since`."""
     messages = (
-        chat.messages.filter(is_control=False)
+        visible_messages(chat.messages.filter(is_control=False))
         .select_related("chat")
+        .defer("chat__avatar")
         .prefetch_related("reactions", FILES_WITHOUT_BYTES)
     )
     if after is not None:
@@ -119,6 +222,7 @@ def conversation(
 def message_for_push(message_id: int) -> Message | None:
     return (
         Message.objects.select_related("chat")
+        .defer("chat__avatar")
         .prefetch_related("reactions", FILES_WITHOUT_BYTES)
         .filter(pk=message_id)
         .first()

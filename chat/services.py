@@ -7,12 +7,13 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount, User
-from chat import chats, delivery, events
+from chat import chats, delivery, events, requests
 from chat.models import Chat, ChatMember, Message
 from chat.watching import notify_watchers
 from mailcore import imap
 from mailcore.addresses import normalize_address
 from mailcore.groups import new_group_id
+from mailcore.images import avatar_header_value
 from mailcore.parse import parse_message
 
 
@@ -92,11 +93,7 @@ def remove_group_member(*, user: User, chat: Chat, address: str) -> Message | No
     """Remove a member, or with our own address leave the group; the one removed is told."""
     address = normalize_address(address)
     if address == chat.account.email:
-        message = delivery.send_group_change(
-            user=user, chat=chat, line="Left the group.", member_removed=address
-        )
-        chat.members.update(is_member=False)
-        return message
+        return leave_group(user=user, chat=chat)
     if not chat.current_members.filter(address=address).exists():
         return None
     chats.set_membership(chat, address, is_member=False, at=_unix_now())
@@ -109,6 +106,42 @@ def remove_group_member(*, user: User, chat: Chat, address: str) -> Message | No
     )
 
 
+def leave_group(*, user: User, chat: Chat) -> Message | None:
+    """Leave as Delta Chat does: tell the members we removed ourselves; the chat stays,
+    without a composer, until someone adds us again."""
+    if chat.we_left:
+        return None
+    message = delivery.send_group_change(
+        user=user, chat=chat, line="You left the group.", member_removed=chat.account.email
+    )
+    Chat.objects.filter(pk=chat.pk).update(we_left=True)
+    chat.we_left = True
+    events.push_chat(chat)
+    return message
+
+
+def set_group_avatar(*, user: User, chat: Chat, image: bytes | None) -> Message:
+    """Set (or with None remove) the group image and send it to the members as Delta Chat
+    does: ``Chat-Group-Avatar: base64:…`` (or ``0``) on a group-avatar-changed message."""
+    chats.set_avatar(chat, image)
+    events.push_chat(chat)
+    return delivery.send_group_change(
+        user=user,
+        chat=chat,
+        line="You changed the group image." if image else "You removed the group image.",
+        avatar=avatar_header_value(image),
+    )
+
+
+def set_chat_flag(*, chat: Chat, flag: str, on: bool) -> None:
+    """Mute, archive or pin a chat (or undo it)."""
+    if flag not in ("muted", "archived", "pinned"):
+        raise ValueError(f"not a chat flag: {flag!r}")
+    Chat.objects.filter(pk=chat.pk).update(**{flag: on})
+    setattr(chat, flag, on)
+    events.push_chat(chat)
+
+
 def _unix_now() -> int:
     return int(timezone.now().timestamp())
 
@@ -117,6 +150,8 @@ def mark_chat_read(*, chat: Chat) -> int:
     """Mark every incoming message of the chat as seen, here and on the server."""
     from chat import tasks
 
+    if requests.withholds_reads(chat):
+        return 0  # a contact request is read on the server only once accepted
     with transaction.atomic():
         ids = list(
             Message.objects.select_for_update()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount
-from chat import chats, control, events, files
+from chat import chats, control, events, files, requests
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import coi, imap
@@ -308,6 +308,7 @@ def ingest_fetched(
                 received_at=fetched.internal_date,
                 partial=not fetched.complete,
                 push=push,
+                raw=fetched.raw,
             )
             if message is None:
                 return None  # a control message, applied; the folder's UID mark covers it
@@ -333,6 +334,7 @@ def ingest_message(
     received_at: datetime | None,
     partial: bool = False,
     push: bool = True,
+    raw: bytes | None = None,
 ) -> tuple[Message | None, bool]:
     """Return the message row for `parsed`, creating it and its chat when it is new.
 
@@ -358,8 +360,10 @@ def ingest_message(
     now = timezone.now()
     sort_at = min(parsed.date or received_at or now, now)
 
-    placement = chats.place(account, parsed, when=sort_at)
+    placement = chats.place(account, parsed, when=sort_at, raw=raw)
     chat = placement.chat
+    # Kept, but hidden: no row, no push, no unread count (queries filter it out).
+    hidden = not outgoing and requests.is_blocked(account.pk, sender)
     sort_at = _sort_after_parent(chat, parsed, sort_at, live=push)
     # A messenger's reply starts with the quoted message; show it as a quote, not as text.
     quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
@@ -391,6 +395,16 @@ def ingest_message(
     )
     if parsed.attachments:
         files.record(message, parsed)
+    if outgoing:
+        # We wrote there (from here or another client): known people, an accepted chat.
+        requests.remember_known(account, recipients)
+        requests.accept_chat(chat=chat)
+    elif push and chat.archived and not chat.muted and not hidden:
+        # As in Delta Chat, new mail brings an archived chat back unless it is muted.
+        Chat.objects.filter(pk=chat.pk).update(archived=False)
+        chat.archived = False
+    if hidden:
+        return message, True
     touch_chat(chat, message)
     if push:  # live mail, not history being imported
         events.push_message(message)

@@ -10,10 +10,12 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import delivery, files, message_actions, queries, services
+from chat import delivery, files, message_actions, queries, requests, services
 from chat.forms import (
     AfterForm,
+    AvatarForm,
     ComposeForm,
+    FlagForm,
     GroupNameForm,
     MemberForm,
     NewChatForm,
@@ -31,15 +33,43 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/home.html", _sidebar(request.user))
 
 
-def _sidebar(user) -> dict:
-    """What the chat list column shows on every chat page."""
-    chats = queries.chat_list(user)
+LIST_IDS = {
+    queries.MAIN: "chat-list",
+    queries.REQUESTS: "request-list",
+    "archived": "archived-list",
+}
+
+
+def _sidebar(user, which: str = queries.MAIN) -> dict:
+    """What the chat list column shows on every chat page: one of the three lists."""
+    chats = queries.chat_list(user, which=which)
     return {
         "chats": chats,
-        "more_offset": len(chats) if queries.chat_count(user) > len(chats) else None,
+        "which": which,
+        "list_id": LIST_IDS[which],
+        "counts": queries.list_counts(user) if which == queries.MAIN else None,
+        "more_offset": len(chats) if queries.chat_count(user, which) > len(chats) else None,
         "imports": queries.imports_running(user),
         "troubled": queries.mailboxes_needing_attention(user),
     }
+
+
+@login_required
+@require_GET
+def request_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/home.html", _sidebar(request.user, queries.REQUESTS))
+
+
+@login_required
+@require_GET
+def archived_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/home.html", _sidebar(request.user, queries.ARCHIVED))
+
+
+def _list_of(chat) -> str:
+    if chat.is_request:
+        return queries.REQUESTS
+    return queries.ARCHIVED if chat.archived else queries.MAIN
 
 
 @login_required
@@ -51,7 +81,7 @@ def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
         request,
         "chat/home.html",
         {
-            **_sidebar(request.user),
+            **_sidebar(request.user, _list_of(chat)),
             "chat": chat,
             "since": _epoch_ms(rendered_at),
             **_composer_context(),
@@ -72,14 +102,23 @@ def chat_list(request: HttpRequest) -> HttpResponse:
     """
     form = OffsetForm(request.GET)
     if not form.is_valid():
-        return HttpResponseBadRequest("bad offset")
+        return HttpResponseBadRequest("bad offset or list")
     offset = form.cleaned_data["offset"] or 0
-    chats = queries.chat_list(request.user, offset=offset)
-    more = offset + len(chats) if queries.chat_count(request.user) > offset + len(chats) else None
+    which = form.cleaned_data["which"] or queries.MAIN
+    chats = queries.chat_list(request.user, which=which, offset=offset)
+    total = queries.chat_count(request.user, which)
+    more = offset + len(chats) if total > offset + len(chats) else None
     return render(
         request,
         "chat/_chat_rows.html",
-        {"chats": chats, "push": True, "more_offset": more, "paging": offset > 0},
+        {
+            "chats": chats,
+            "push": True,
+            "which": which,
+            "counts": queries.list_counts(request.user) if which == queries.MAIN else None,
+            "more_offset": more,
+            "paging": offset > 0,
+        },
     )
 
 
@@ -140,13 +179,16 @@ def chat_send(request: HttpRequest, chat_id: int) -> HttpResponse:
         message.refresh_from_db()
     else:
         reply_to = form.cleaned_data["reply_to"]
-        message = delivery.send_message(
-            user=request.user,
-            chat=chat,
-            text=text,
-            reply_to=queries.get_message_in_chat(chat, reply_to) if reply_to else None,
-            files=form.cleaned_data["files"],
-        )
+        try:
+            message = delivery.send_message(
+                user=request.user,
+                chat=chat,
+                text=text,
+                reply_to=queries.get_message_in_chat(chat, reply_to) if reply_to else None,
+                files=form.cleaned_data["files"],
+            )
+        except delivery.NothingToSend as exc:
+            return HttpResponse(f"Not sent: {exc}.", status=422)
     if request.htmx:
         return render(request, "chat/_message.html", {"message": message, "push": True})
     return redirect("chat:chat_detail", chat_id=chat.pk)
@@ -263,6 +305,87 @@ def group_remove_member(request: HttpRequest, chat_id: int) -> HttpResponse:
             user=request.user, chat=chat, address=form.cleaned_data["address"]
         )
     return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def group_leave(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_group_for_user(request.user, chat_id)
+    services.leave_group(user=request.user, chat=chat)
+    return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def group_avatar_set(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """Set the group image from an upload, or remove it (`remove`)."""
+    chat = queries.get_group_for_user(request.user, chat_id)
+    form = AvatarForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return HttpResponse(" ".join(form.errors.get("__all__", ["Not an image."])), status=422)
+    services.set_group_avatar(user=request.user, chat=chat, image=form.cleaned_data["image"])
+    return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_GET
+def group_avatar(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_group_avatar_for_user(request.user, chat_id)
+    if not chat.has_avatar or chat.avatar is None:
+        return HttpResponse(status=404)
+    response = HttpResponse(bytes(chat.avatar), content_type=chat.avatar_type)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"  # the URL carries its version
+    return response
+
+
+@login_required
+@require_POST
+def chat_accept(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    requests.accept_chat(chat=chat)
+    return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def chat_block(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """Block the chat's peer (or who started a group request); back to the chat list."""
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    requests.block_chat(chat=chat)
+    return redirect("chat:home")
+
+
+@login_required
+@require_POST
+def chat_delete(request: HttpRequest, chat_id: int) -> HttpResponse:
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    requests.delete_chat(chat=chat)
+    return redirect("chat:home")
+
+
+@login_required
+@require_POST
+def chat_flag(request: HttpRequest, chat_id: int, flag: str) -> HttpResponse:
+    """Mute, archive or pin a chat (`on=1`), or undo it (`on=0`); htmx gets the buttons."""
+    chat = queries.get_chat_for_user(request.user, chat_id)
+    form = FlagForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("on must be 0 or 1")
+    services.set_chat_flag(chat=chat, flag=flag, on=form.cleaned_data["on"])
+    if request.htmx:
+        return render(request, "chat/_chat_actions.html", {"chat": chat})
+    return redirect("chat:chat_detail", chat_id=chat.pk)
+
+
+@login_required
+@require_POST
+def address_unblock(request: HttpRequest, block_id: int) -> HttpResponse:
+    block = queries.get_block_for_user(request.user, block_id)
+    account_id = block.account_id
+    requests.unblock(block=block)
+    return redirect("accounts:mailbox_detail", account_id=account_id)
 
 
 @login_required

@@ -144,8 +144,10 @@ def group_headers(
     member_added: str | None = None,
     member_removed: str | None = None,
     name_timestamp: int | None = None,
+    avatar: str | None = None,
 ) -> tuple[tuple[str, str], ...]:
-    """Return DC's group headers for compose's ``extra_headers`` (id, name, rename, add, remove)."""
+    """Return DC's group headers for compose's ``extra_headers`` (id, name, rename, add,
+    remove; `avatar` is a ``Chat-Group-Avatar`` value, see mailcore.images)."""
     if group_id is not None and not is_valid_group_id(group_id):
         raise ValueError(f"not a group id: {group_id!r}")
     name = " ".join(name.split())
@@ -163,6 +165,10 @@ def group_headers(
         headers.append(("Chat-Group-Member-Added", normalize_address(member_added)))
     if member_removed:
         headers.append(("Chat-Group-Member-Removed", normalize_address(member_removed)))
+    if avatar is not None:
+        # DC marks the change as a system message and carries the image in the header.
+        headers.append(("Chat-Content", "group-avatar-changed"))
+        headers.append(("Chat-Group-Avatar", avatar))
     return tuple(headers)
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from chat.models import Message
+from chat.models import BlockedAddress, Message
 from pwa.models import PushSubscription
 
 PREVIEW_CHARS = 120
@@ -35,7 +35,7 @@ def unsubscribe_device(*, user, endpoint: str) -> bool:
 
 def notify_new_message(message: Message) -> None:
     """After commit, notify the owner's devices of a message that just arrived."""
-    if not enabled() or message.is_outgoing or message.seen:
+    if not enabled() or message.is_outgoing or message.seen or not _wanted(message.chat):
         return
     from pwa import tasks
 
@@ -46,18 +46,26 @@ def notify_new_message(message: Message) -> None:
 def devices_to_notify(message_id: int) -> list[int]:
     """The subscriptions to notify of a message, or none if it needs no notification."""
     message = (
-        Message.objects.select_related("account")
+        Message.objects.select_related("account", "chat")
         .filter(pk=message_id, direction=Message.Direction.INCOMING, seen=False)
         .first()
     )
-    if message is None:
+    if message is None or not _wanted(message.chat):
         return []
-    # Chats cannot be muted yet; once they can, a muted chat's messages stop here.
+    if BlockedAddress.objects.filter(
+        account_id=message.account_id, address=message.from_address
+    ).exists():
+        return []
     return list(
         PushSubscription.objects.filter(user_id=message.account.user_id)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def _wanted(chat) -> bool:
+    """Muted chats and contact requests wait quietly in the list (as in Delta Chat)."""
+    return not chat.muted and not chat.is_request
 
 
 def notification_payload(message: Message) -> dict:

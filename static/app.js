@@ -17,8 +17,16 @@
     var tpl = document.createElement("template");
     tpl.innerHTML = html;
     tpl.content.querySelectorAll("[data-upsert-into]").forEach(function (el) {
-      if (!el.id || document.getElementById(el.id)) return;
-      var container = document.getElementById(el.getAttribute("data-upsert-into"));
+      if (!el.id) return;
+      var into = el.getAttribute("data-upsert-into");
+      var existing = document.getElementById(el.id);
+      // A chat row that now belongs in another list (accepted, archived…) leaves this one.
+      if (existing && existing.parentElement && existing.parentElement.id !== into) {
+        existing.remove();
+        existing = null;
+      }
+      if (existing) return;
+      var container = document.getElementById(into);
       if (!container) return;
       var placeholder = document.createElement(el.tagName);
       placeholder.id = el.id;
@@ -28,14 +36,16 @@
     });
   }
 
+  // Pinned chats first, then by latest activity.
   function sortChatList() {
-    var list = document.getElementById("chat-list");
-    if (!list) return;
-    var rows = Array.from(list.querySelectorAll(":scope > .chat-row"));
-    rows.sort(function (a, b) {
-      return Number(b.dataset.activity || 0) - Number(a.dataset.activity || 0);
+    document.querySelectorAll(".chat-list").forEach(function (list) {
+      var rows = Array.from(list.querySelectorAll(":scope > .chat-row"));
+      rows.sort(function (a, b) {
+        return (Number(b.dataset.pinned || 0) - Number(a.dataset.pinned || 0)) ||
+          (Number(b.dataset.activity || 0) - Number(a.dataset.activity || 0));
+      });
+      rows.forEach(function (row) { list.appendChild(row); });
     });
-    rows.forEach(function (row) { list.appendChild(row); });
   }
 
   function messagesBox() { return document.querySelector(".messages[data-chat]"); }
@@ -57,7 +67,7 @@
 
   function updateTitle() {
     var total = 0;
-    document.querySelectorAll("#chat-list .badge").forEach(function (b) { total += Number(b.textContent) || 0; });
+    document.querySelectorAll("#chat-list .chat-row:not(.muted) .badge").forEach(function (b) { total += Number(b.textContent) || 0; });
     var base = document.title.replace(/^\(\d+\) /, "");
     document.title = total ? "(" + total + ") " + base : base;
   }
@@ -73,7 +83,8 @@
   var readTimer = null;
   function markOpenChatRead() {
     var box = messagesBox();
-    if (!box || document.visibilityState !== "visible") return;
+    // A contact request's page has no read URL: it stays unread until accepted.
+    if (!box || !box.dataset.readUrl || document.visibilityState !== "visible") return;
     var row = document.getElementById("chat-" + box.dataset.chat);
     if (!row || !row.querySelector(".badge")) return;
     clearTimeout(readTimer);
@@ -102,8 +113,9 @@
   // rendering the page and connecting), fetch what the page may have missed.
   document.addEventListener("htmx:wsOpen", function () {
     var live = document.getElementById("live");
-    if (document.getElementById("chat-list")) {
-      htmx.ajax("GET", "/chats/list/", { target: "#chat-list", swap: "none" });
+    var list = document.querySelector(".chat-list[data-list-url]");
+    if (list) {
+      htmx.ajax("GET", list.dataset.listUrl, { target: "#" + list.id, swap: "none" });
     }
     // New messages by id, and changes to shown ones (ticks, reactions, edits) by time.
     var box = messagesBox();

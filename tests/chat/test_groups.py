@@ -6,8 +6,10 @@ import email
 from email import policy
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
-from chat import delivery, services, sync
+from chat import delivery, requests, services, sync
 from chat.models import Chat, Message
 from mailcore.parse import parse_message
 from tests.mailserver import add_mail_user, fetch_raw_by_message_id
@@ -256,3 +258,171 @@ def test_renaming_adding_and_removing_tell_the_members(make_person):
     assert all(m.is_system for m in (rename, added, removed))
     group.refresh_from_db()
     assert group.name == "Trip to the lake" and _members(group) == {bob.email, dan.email}
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+    b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92"
+    b"\xef\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def test_leaving_tells_the_members_with_our_own_address_and_ends_the_composer(make_person):
+    alice = make_person("alice")
+    bob = add_mail_user("bob")
+    group = services.create_group(
+        user=alice.user, account=alice.account, name="Trip", addresses=[bob.email, CAROL]
+    )
+    left = services.leave_group(user=alice.user, chat=group)
+    delivery.deliver_outbox(alice.account.pk)
+    (raw,) = fetch_raw_by_message_id(bob, "INBOX", left.message_id)
+    mail = email.message_from_bytes(raw, policy=policy.default)
+    assert mail["Chat-Group-Member-Removed"] == alice.account.email
+    assert alice.account.email in mail["Chat-Group-Past-Members"]  # DC's CRDT goes by this
+    assert {a.addr_spec for a in mail["To"].addresses} == {bob.email, CAROL}
+    group.refresh_from_db()
+    assert group.we_left and left.is_system and left.text == "You left the group."
+    assert _members(group) == {bob.email, CAROL}  # they are still in it; we are not
+
+    client = Client()
+    client.force_login(alice.user)
+    page = client.get(f"/chats/{group.pk}/").content.decode()
+    assert 'id="composer"' not in page and "no longer a member" in page
+    assert client.post(f"/chats/{group.pk}/send/", {"text": "still here?"}).status_code == 422
+    assert services.leave_group(user=alice.user, chat=group) is None  # once is enough
+
+
+def test_being_removed_by_someone_else_ends_the_composer_and_being_added_back_restores_it(
+    make_person,
+):
+    alice = make_person("alice")
+    me = alice.account.email
+    base = {"Chat-Version": "1.0", "Chat-Group-ID": "GGGGGGGGGGGGGGGGGGGGGGGG"}
+    first = _ingest(alice, _mail(me=me, message_id="<g1@dc>", headers=base))
+    removed = _ingest(
+        alice,
+        _mail(
+            me=me,
+            message_id="<g2@dc>",
+            headers={**base, "Chat-Group-Member-Removed": me},
+            body="Member removed.",
+        ),
+    )
+    group = Chat.objects.get(pk=first.chat_id)
+    assert removed.text == "Dora removed you." and group.we_left
+    _ingest(
+        alice,
+        _mail(me=me, message_id="<g3@dc>", headers={**base, "Chat-Group-Member-Added": me}),
+    )
+    group.refresh_from_db()
+    assert not group.we_left
+
+
+def _avatar_mail(me: str, message_id: str, value: str, attachment: bytes | None = None) -> bytes:
+    headers = {
+        "Chat-Version": "1.0",
+        "Chat-Group-ID": "AVAVAVAVAVAVAVAVAVAVAVAV",
+        "Chat-Content": "group-avatar-changed",
+        "Chat-Group-Avatar": value,
+    }
+    if attachment is None:
+        return _mail(me=me, message_id=message_id, headers=headers, body="Group image changed.")
+    import base64
+
+    lines = [
+        "From: Dora <dora@dc.example>",
+        f"To: <{me}>, <{CAROL}>",
+        "Subject: Hike plans",
+        "Date: Mon, 23 Nov 2026 19:27:54 +0000",
+        f"Message-ID: {message_id}",
+        "MIME-Version: 1.0",
+        *(f"{k}: {v}" for k, v in headers.items()),
+        'Content-Type: multipart/mixed; boundary="b"',
+        "",
+        "--b",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "Group image changed.",
+        "--b",
+        "Content-Type: image/png",
+        f'Content-Disposition: attachment; filename="{value}"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        base64.b64encode(attachment).decode(),
+        "--b--",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+def test_a_group_image_from_delta_chat_shows_and_its_removal_clears_it(make_person):
+    import base64
+
+    alice = make_person("alice")
+    me = alice.account.email
+    changed = _ingest(
+        alice, _avatar_mail(me, "<av1@dc>", "base64:" + base64.b64encode(PNG).decode())
+    )
+    group = Chat.objects.get(pk=changed.chat_id)
+    assert changed.is_system and changed.text == "Dora changed the group image."
+    assert bytes(group.avatar) == PNG and group.avatar_type == "image/png"
+    requests.accept_chat(chat=group)
+    client = Client()
+    client.force_login(alice.user)
+    home = client.get("/").content.decode()
+    assert f"/chats/{group.pk}/avatar/?v={group.avatar_version}" in home
+    image = client.get(f"/chats/{group.pk}/avatar/")
+    assert image.content == PNG and image["Content-Type"] == "image/png"
+
+    removed = _ingest(alice, _avatar_mail(me, "<av2@dc>", "0"))
+    group.refresh_from_db()
+    assert removed.text == "Dora removed the group image." and not group.has_avatar
+    assert client.get(f"/chats/{group.pk}/avatar/").status_code == 404
+
+
+def test_a_group_image_sent_as_an_attachment_by_older_delta_chat_is_read(make_person):
+    alice = make_person("alice")
+    raw = _avatar_mail(alice.account.email, "<av3@dc>", "group-image.png", attachment=PNG)
+    message, _ = sync.ingest_message(
+        alice.account, parse_message(raw), seen=False, received_at=None, push=False, raw=raw
+    )
+    assert bytes(Chat.objects.get(pk=message.chat_id).avatar) == PNG
+
+
+def test_a_group_image_that_is_no_image_changes_nothing(make_person):
+    import base64
+
+    alice = make_person("alice")
+    svg = base64.b64encode(b"<svg onload='alert(1)'/>").decode()
+    message = _ingest(alice, _avatar_mail(alice.account.email, "<av4@dc>", f"base64:{svg}"))
+    assert not Chat.objects.get(pk=message.chat_id).has_avatar
+
+
+def test_setting_a_group_image_sends_it_as_delta_chat_does(make_person):
+    import base64
+
+    alice = make_person("alice")
+    bob = add_mail_user("bob")
+    group = services.create_group(
+        user=alice.user, account=alice.account, name="Trip", addresses=[bob.email]
+    )
+    client = Client()
+    client.force_login(alice.user)
+    upload = SimpleUploadedFile("me.png", PNG, content_type="image/png")
+    assert client.post(f"/chats/{group.pk}/avatar/set/", {"image": upload}).status_code == 302
+    too_big = SimpleUploadedFile("big.png", PNG + b"\0" * 70_000, content_type="image/png")
+    response = client.post(f"/chats/{group.pk}/avatar/set/", {"image": too_big})
+    assert response.status_code == 422 and "at most 64 KB" in response.content.decode()
+    client.post(f"/chats/{group.pk}/avatar/set/", {"remove": "1"})
+    delivery.deliver_outbox(alice.account.pk)
+
+    set_message, removal = Message.objects.filter(chat=group, is_system=True).order_by("pk")
+    (raw,) = fetch_raw_by_message_id(bob, "INBOX", set_message.message_id)
+    mail = email.message_from_bytes(raw, policy=policy.default)
+    assert mail["Chat-Content"] == "group-avatar-changed"
+    value = "".join(str(mail["Chat-Group-Avatar"]).split())
+    assert value.startswith("base64:") and base64.b64decode(value[7:]) == PNG
+    (raw,) = fetch_raw_by_message_id(bob, "INBOX", removal.message_id)
+    assert email.message_from_bytes(raw, policy=policy.default)["Chat-Group-Avatar"] == "0"
+    group.refresh_from_db()
+    assert not group.has_avatar and group.avatar_version == 2

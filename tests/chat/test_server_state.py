@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat import services, sync
+from chat import requests, services, sync
 from chat.models import Chat, Message, MessageCopy
 from tests.mailserver import imap_login, send_plain_mail
 
@@ -56,10 +56,25 @@ def test_reading_in_another_client_marks_the_message_read_here(make_person):
 def test_reading_here_sets_seen_on_the_server(make_person, django_capture_on_commit_callbacks):
     alice = make_person("alice")
     _deliver_and_sync(alice, "read me here")
+    chat = Chat.objects.get(account=alice.account)
+    requests.accept_chat(chat=chat)  # a stranger's first mail is a contact request
     assert b"\\Seen" not in b"".join(_server_flags(alice))
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.mark_chat_read(chat=Chat.objects.get(account=alice.account)) == 1
+        assert services.mark_chat_read(chat=chat) == 1
     assert b"\\Seen" in b"".join(_server_flags(alice))
+
+
+def test_reading_a_contact_request_leaves_it_unseen_on_the_server(
+    make_person, django_capture_on_commit_callbacks
+):
+    alice = make_person("alice")
+    _deliver_and_sync(alice, "who is this")
+    chat = Chat.objects.get(account=alice.account)
+    assert chat.is_request and requests.withholds_reads(chat)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.mark_chat_read(chat=chat) == 0
+    assert b"\\Seen" not in b"".join(_server_flags(alice))
+    assert Message.objects.get(account=alice.account).seen is False
 
 
 def test_a_message_deleted_in_another_client_leaves_the_chat(make_person):

@@ -27,9 +27,10 @@ def test_a_group_made_on_the_page_reaches_its_members_and_follows_a_rename(make_
     page.keyboard.press("Enter")
     expect(page.locator(".msg.out .tick[data-state=sent]")).to_have_count(1, timeout=15_000)
 
-    row = bob_page.locator("#chat-list .chat-row", has_text="Board games")
-    expect(row).to_be_visible(timeout=15_000)
-    row.locator("a").click()
+    # A group from someone Bob never wrote to is a contact request; he accepts it.
+    bob_page.locator("#requests-entry").click(timeout=15_000)
+    bob_page.locator("#request-list .chat-row", has_text="Board games").locator("a").click()
+    bob_page.locator("#request-bar button", has_text="Accept").click()
     bubble = bob_page.locator(".msg.in", has_text="Game night on Friday?")
     expect(bubble).to_have_count(1)
     expect(bubble.locator(".sender")).to_have_text("Alice")

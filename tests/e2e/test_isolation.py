@@ -10,7 +10,7 @@ import websockets.exceptions
 from django.conf import settings
 from django.test import Client
 
-from chat.models import Chat, Message
+from chat.models import BlockedAddress, Chat, Message
 from tests.mailserver import add_mail_user, send_plain_mail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -41,19 +41,33 @@ def test_another_person_gets_404_on_every_url_of_the_first(make_person, live_sta
     for url in (
         f"/chats/{chat.pk}/",
         f"/chats/{chat.pk}/messages/?after=0",
+        f"/chats/{chat.pk}/avatar/",
         f"/messages/{message.pk}/",
         f"/accounts/mailboxes/{alice.account.pk}/",
     ):
         assert client.get(url).status_code == 404, url
+    block = BlockedAddress.objects.create(account=alice.account, address="pest@example.org")
     for url in (
         f"/chats/{chat.pk}/send/",
+        f"/chats/{chat.pk}/accept/",
+        f"/chats/{chat.pk}/block/",
+        f"/chats/{chat.pk}/delete/",
+        f"/chats/{chat.pk}/mute/",
+        f"/chats/{chat.pk}/archive/",
+        f"/chats/{chat.pk}/pin/",
+        f"/chats/{chat.pk}/leave/",
+        f"/chats/{chat.pk}/avatar/set/",
+        f"/blocked/{block.pk}/unblock/",
         f"/messages/{message.pk}/retry/",
         f"/accounts/mailboxes/{alice.account.pk}/remove/",
     ):
-        assert client.post(url, {"text": "x"}).status_code == 404, url
+        assert client.post(url, {"text": "x", "on": "1"}).status_code == 404, url
     body = client.get("/").content.decode()
     assert "private words" not in body and outsider.email not in body
     assert Message.objects.filter(account=alice.account).count() == 1  # nothing was sent or removed
+    chat.refresh_from_db()
+    assert chat.is_request and not (chat.muted or chat.archived or chat.pinned)
+    assert BlockedAddress.objects.filter(pk=block.pk).exists()
 
     owner = Client()
     owner.force_login(alice.user)

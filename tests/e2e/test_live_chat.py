@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import email
+import time
 from email import policy
 
 import pytest
 from playwright.sync_api import expect
 
+from chat import requests
 from chat.models import Chat, Message
 from tests.mailserver import add_mail_user, fetch_raw_by_message_id, send_plain_mail
 
@@ -24,24 +26,80 @@ def test_plain_mail_appears_in_the_open_page_without_reload(make_person, open_pa
         sender=outsider.email, to=alice.mail.email, subject="Lunch?", body="Shall we meet at noon?"
     )
 
-    row = page.locator("#chat-list .chat-row", has_text=outsider.email)
-    expect(row).to_be_visible(timeout=15_000)
+    # A stranger's first mail is a contact request: one entry, live, not a row of its own.
+    entry = page.locator("#requests-entry")
+    expect(entry).to_have_text("Contact requests (1)", timeout=15_000)
+    expect(page.locator("#chat-list .chat-row", has_text=outsider.email)).to_have_count(0)
+    assert page.evaluate("window.__noReload") is True
+    entry.click()
+    row = page.locator("#request-list .chat-row", has_text=outsider.email)
     expect(row.locator(".badge")).to_have_text("1")
     row.locator("a").click()
     bubble = page.locator(".msg.in", has_text="Shall we meet at noon?")
     expect(bubble).to_have_count(1)
     expect(bubble.locator(".subject")).to_have_text("Lunch?")
+    expect(page.locator("#composer")).to_have_count(0)
 
-    # Now with the conversation open: the next mail lands in it live.
+    # With the request open, the next mail lands in it live, and stays unread.
     page.evaluate("window.__noReload = true")
     send_plain_mail(
         sender=outsider.email, to=alice.mail.email, subject="Re: Lunch?", body="Or at one?"
     )
     expect(page.locator(".msg.in", has_text="Or at one?")).to_have_count(1, timeout=15_000)
     assert page.evaluate("window.__noReload") is True
-    # It arrived in the chat on screen, so it is read: no badge, and stored as seen.
+    expect(row.locator(".badge")).to_have_text("2")
+    assert Message.objects.filter(account=alice.account, seen=False).count() == 2
+
+    # Accepted, it is an ordinary chat: the next mail lands live and is read on screen.
+    page.locator("#request-bar button", has_text="Accept").click()
+    expect(page.locator("#composer")).to_be_visible()
+    row = page.locator("#chat-list .chat-row", has_text=outsider.email)
+    expect(row).to_be_visible()
+    page.evaluate("window.__noReload = true")
+    send_plain_mail(
+        sender=outsider.email, to=alice.mail.email, subject="Re: Lunch?", body="Or at two?"
+    )
+    expect(page.locator(".msg.in", has_text="Or at two?")).to_have_count(1, timeout=15_000)
+    assert page.evaluate("window.__noReload") is True
     expect(row.locator(".badge")).to_have_count(0)
+    for _ in range(50):
+        if not Message.objects.filter(account=alice.account, seen=False).exists():
+            break
+        page.wait_for_timeout(100)
     assert not Message.objects.filter(account=alice.account, seen=False).exists()
+
+
+def test_blocking_a_request_on_the_page_hides_the_senders_mail_until_unblocked(
+    make_person, open_page
+):
+    alice = make_person("alice")
+    pest = add_mail_user("pest")
+    send_plain_mail(sender=pest.email, to=alice.mail.email, subject="Buy", body="cheap pills")
+    page = open_page(alice, "/")
+    page.locator("#requests-entry").click(timeout=15_000)
+    page.locator("#request-list .chat-row", has_text=pest.email).locator("a").click()
+    page.locator("#request-bar button", has_text="Block").click()
+    expect(page.locator("#requests-entry")).to_be_hidden()
+
+    page.evaluate("window.__noReload = true")
+    send_plain_mail(sender=pest.email, to=alice.mail.email, subject="Buy", body="more pills")
+    for _ in range(150):
+        if Message.objects.filter(account=alice.account, text__contains="more pills").exists():
+            break
+        page.wait_for_timeout(100)
+    assert Message.objects.filter(account=alice.account).count() == 2  # kept, not lost
+    page.wait_for_timeout(500)  # a push, had there been one, would have come by now
+    expect(page.locator("#requests-entry")).to_be_hidden()
+    expect(page.locator(".chat-row", has_text=pest.email)).to_have_count(0)
+
+    page.goto(f"/accounts/mailboxes/{alice.account.pk}/")
+    page.locator(".blocked-list li", has_text=pest.email).locator("button").click()
+    expect(page.locator(".blocked-list")).to_have_count(0)
+    page.goto("/")
+    expect(page.locator("#requests-entry")).to_have_text("Contact requests (1)")
+    page.locator("#requests-entry").click()
+    page.locator("#request-list .chat-row", has_text=pest.email).locator("a").click()
+    expect(page.locator(".msg.in")).to_have_count(2)
 
 
 def test_two_people_chat_both_ways_live_and_sent_holds_one_copy_each(make_person, open_page):
@@ -57,10 +115,11 @@ def test_two_people_chat_both_ways_live_and_sent_holds_one_copy_each(make_person
     expect(alice_page.locator(".msg.out", has_text="Hi Bob, this is Alice.")).to_have_count(1)
     expect(alice_page.locator(".msg.out .tick[data-state=sent]")).to_have_count(1, timeout=15_000)
 
-    bob_row = bob_page.locator("#chat-list .chat-row", has_text="Alice")
-    expect(bob_row).to_be_visible(timeout=15_000)
-    bob_row.locator("a").click()
+    # Alice is new to Bob: her chat is a request, which he accepts before answering.
+    bob_page.locator("#requests-entry").click(timeout=15_000)
+    bob_page.locator("#request-list .chat-row", has_text="Alice").locator("a").click()
     expect(bob_page.locator(".msg.in", has_text="Hi Bob, this is Alice.")).to_have_count(1)
+    bob_page.locator("#request-bar button", has_text="Accept").click()
 
     bob_page.fill(".composer textarea", "Hello Alice! Bob here.")
     bob_page.click(".composer button[type=submit]")
@@ -87,6 +146,7 @@ def test_our_message_carries_every_chat_header(make_person, open_page):
     first_id = send_plain_mail(
         sender=bob.email, to=alice.mail.email, subject="Plans", body="Any plans?"
     )
+    _accept_once_arrived(alice, bob.email)
     page = open_page(alice, "/")
     page.locator("#chat-list .chat-row", has_text=bob.email).locator("a").click(timeout=15_000)
 
@@ -131,6 +191,7 @@ def test_hostile_html_mail_renders_inert(make_person, open_page):
         body="Hello friend",
         html=hostile,
     )
+    _accept_once_arrived(alice, outsider.email)
     page = open_page(alice, "/")
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -158,6 +219,7 @@ def test_a_page_whose_socket_dropped_fetches_what_it_missed(make_person, open_pa
     first_id = send_plain_mail(
         sender=friend.email, to=alice.mail.email, subject="first", body="before the outage"
     )
+    _accept_once_arrived(alice, friend.email)
     page = open_page(alice, "/")
     page.locator("#chat-list .chat-row", has_text=friend.email).locator("a").click()
     expect(page.locator(".msg.in", has_text="before the outage")).to_have_count(1)
@@ -213,3 +275,14 @@ def test_a_refused_message_shows_the_reason_and_a_working_retry(make_person, ope
     assert message.send_attempts == 1 and "refused" in message.send_error
     expect(page.locator(".msg.out.state-failed")).to_have_count(1)
     expect(page.locator(".msg.out")).to_have_count(1)
+
+
+def _accept_once_arrived(person, sender: str) -> None:
+    """Accept the request a stranger's mail started, as the person would on the page."""
+    for _ in range(150):
+        chat = Chat.objects.filter(account=person.account, peer_address=sender).first()
+        if chat is not None:
+            requests.accept_chat(chat=chat)
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no chat with {sender}")

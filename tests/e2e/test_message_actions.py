@@ -25,9 +25,10 @@ def _chat_pages(make_person, open_page):
     alice_page.fill(".composer textarea", "Hi Bob!")
     alice_page.keyboard.press("Enter")
     bob_page = open_page(bob, "/")
-    row = bob_page.locator("#chat-list .chat-row", has_text="Alice")
-    expect(row).to_be_visible(timeout=15_000)
-    row.locator("a").click()
+    # Alice is new to Bob: he accepts her contact request first.
+    bob_page.locator("#requests-entry").click(timeout=15_000)
+    bob_page.locator("#request-list .chat-row", has_text="Alice").locator("a").click()
+    bob_page.locator("#request-bar button", has_text="Accept").click()
     expect(bob_page.locator(".msg.in", has_text="Hi Bob!")).to_have_count(1)
     return alice, bob, alice_page, bob_page
 

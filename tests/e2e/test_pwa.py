@@ -178,6 +178,7 @@ def test_the_device_subscription_goes_to_the_server_and_away_again_at_sign_out(
 def test_mail_for_a_person_with_a_subscribed_device_is_pushed_by_the_worker(
     make_person, live_stack, push_service
 ):
+    from chat import requests
     from chat.models import FolderState
     from pwa import notify
     from tests.mailserver import add_mail_user, send_plain_mail
@@ -195,6 +196,7 @@ def test_mail_for_a_person_with_a_subscribed_device_is_pushed_by_the_worker(
         assert time.monotonic() < deadline, "the mailbox was not synced"
         time.sleep(0.1)
     fred = add_mail_user("fred")
+    requests.remember_known(alice.account, [fred.email])  # she wrote to him: no request
 
     send_plain_mail(
         sender=f"Fred <{fred.email}>", to=alice.mail.email, subject="Hi", body="Coffee at 4?"

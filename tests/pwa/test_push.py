@@ -7,7 +7,7 @@ import email.utils
 import pytest
 from django.utils import timezone
 
-from chat import sync
+from chat import requests, sync
 from chat.models import Chat, Message
 from mailcore.parse import parse_message
 from pwa import notify, tasks, webpush
@@ -233,6 +233,7 @@ def test_mail_arriving_in_the_mailbox_becomes_a_decryptable_push(
     sync.sync_mailbox(alice.account.pk)  # the empty mailbox is seen: what comes next is live
     _subscribe(alice, push_service)
     fred = add_mail_user("fred")
+    requests.remember_known(alice.account, [fred.email])  # she wrote to him: no request
 
     send_plain_mail(
         sender=f"Fred <{fred.email}>", to=alice.mail.email, subject="Hi", body="Coffee at 4?"
