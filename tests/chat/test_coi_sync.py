@@ -10,6 +10,7 @@ from accounts import services as account_services
 from accounts.models import MailAccount
 from chat import delivery, services, sync
 from chat.models import Message, MessageCopy
+from chat.requests import accept_chat
 from tests.mailserver import (
     add_mail_user,
     folder_flags_by_message_id,
@@ -106,6 +107,7 @@ def test_under_the_seen_filter_a_chat_read_here_moves_and_stays_one_message(
     chat_id = _send_chat(add_mail_user("friend").email, alice.mail.email, "read me")
     message = _synced(account, chat_id)
     assert "$Chat" in folder_flags_by_message_id(alice.mail, "INBOX")[chat_id]
+    accept_chat(chat=message.chat)  # a first message from a stranger is a contact request
     with django_capture_on_commit_callbacks(execute=True):
         services.mark_chat_read(chat=message.chat)  # sets \Seen on the server copy
     _move_as_the_coi_plugin_does(alice.mail, chat_id)
