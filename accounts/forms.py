@@ -69,3 +69,14 @@ class MailboxForm(forms.Form):
 
 class PasswordForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput(render_value=False), label="New password")
+
+
+class PreferencesForm(forms.Form):
+    send_read_receipts = forms.BooleanField(
+        required=False,
+        label="Send read receipts",
+        help_text=(
+            "Tell people when you have read their messages, and ask them to do the same. "
+            "Delta Chat shows a read message with two ticks."
+        ),
+    )

@@ -145,3 +145,9 @@ def rotate_credentials() -> int:
 
 
 __all__ = ["InvitationUnusable", "MailError", "MailboxAlreadyLinked", "MailboxSettings"]
+
+
+def update_preferences(*, user: User, send_read_receipts: bool) -> None:
+    """Save a person's own settings."""
+    User.objects.filter(pk=user.pk).update(send_read_receipts=send_read_receipts)
+    user.send_read_receipts = send_read_receipts

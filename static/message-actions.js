@@ -66,6 +66,7 @@
     var names = Array.from(input.files).map(function (f) { return f.name; });
     list.textContent = names.length ? "📎 " + names.join(", ") : "";
     list.hidden = !names.length;
+    offerVoice(form, input.files);
     var max = Number(input.dataset.maxBytes || 0);
     var total = Array.from(input.files).reduce(function (sum, f) { return sum + f.size; }, 0);
     if (max && total > max) {
@@ -74,6 +75,27 @@
     }
     showError("");
     return true;
+  }
+
+  // One audio file may go as a voice message; its length comes from the browser's decoder
+  // (left empty when it cannot tell, and then Chat-Duration is not sent).
+  function offerVoice(form, files) {
+    var option = form.querySelector(".composer-voice");
+    var duration = form.querySelector("input[name=duration_ms]");
+    if (!option || !duration) return;
+    var audio = files.length === 1 && /^audio\//.test(files[0].type) ? files[0] : null;
+    option.hidden = !audio;
+    duration.value = "";
+    if (!audio) { option.querySelector("input").checked = false; return; }
+    var probe = document.createElement("audio");
+    var url = URL.createObjectURL(audio);
+    probe.preload = "metadata";
+    probe.addEventListener("loadedmetadata", function () {
+      if (isFinite(probe.duration) && probe.duration > 0) duration.value = Math.round(probe.duration * 1000);
+      URL.revokeObjectURL(url);
+    });
+    probe.addEventListener("error", function () { URL.revokeObjectURL(url); });
+    probe.src = url;
   }
 
   function addFiles(files) {
