@@ -147,7 +147,9 @@ def mailbox_remove(request: HttpRequest, account_id: int) -> HttpResponse:
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
     initial = {"send_read_receipts": request.user.send_read_receipts}
-    form = PreferencesForm(request.POST or None, initial=initial)
+    # An unticked box posts nothing at all, so an empty POST still means "save".
+    data = request.POST if request.method == "POST" else None
+    form = PreferencesForm(data, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.update_preferences(
             user=request.user, send_read_receipts=form.cleaned_data["send_read_receipts"]
