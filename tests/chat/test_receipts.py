@@ -10,6 +10,7 @@ import smtplib
 import time
 from datetime import UTC, datetime
 from email import policy
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -319,3 +320,33 @@ def test_the_page_shows_queued_sent_and_read_ticks(make_person):
     _send_receipt(bob, alice.mail, ours.message_id)
     sync.sync_mailbox(alice.account.pk)
     assert tick().endswith(">✓✓")
+
+
+def test_delta_chats_receipt_for_several_messages_marks_each_read(make_person):
+    # Delta Chat's own MDN (tests/fixtures/mail), acknowledging three messages in one.
+    alice = make_person("alice")
+    carol = add_mail_user("carol")
+    chat = services.start_chat(user=alice.user, account=alice.account, address=carol.email)
+    ours = [delivery.send_message(user=alice.user, chat=chat, text=t) for t in "ABC"]
+    delivery.deliver_outbox(alice.account.pk)
+    raw = (Path(__file__).parent.parent / "fixtures/mail/delta-chat-mdn-several.eml").read_bytes()
+    for old, new in zip(
+        (
+            b"<7721aac2-e2a4-4ee4-abe5-47011ed4f4c3@localhost>",
+            b"<0b9a3c51-6e2f-4d8a-9c47-1f5e2d3a4b6c@localhost>",
+            b"<c8e1f2a3-4b5c-4d6e-8f7a-9b0c1d2e3f4a@localhost>",
+        ),
+        ours,
+        strict=True,
+    ):
+        raw = raw.replace(old, new.message_id.encode())
+    raw = raw.replace(b"carol@example.org", carol.email.encode())
+    raw = raw.replace(b"alice@example.org", alice.mail.email.encode())
+    server = mail_server()
+    with smtplib.SMTP(server.host, server.smtp_port, timeout=10) as smtp:
+        smtp.sendmail(carol.email, [alice.mail.email], raw)
+
+    _sync_until(
+        alice,
+        lambda: Message.objects.filter(pk__in=[m.pk for m in ours], state="read").count() == 3,
+    )
