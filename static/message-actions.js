@@ -66,7 +66,6 @@
     var names = Array.from(input.files).map(function (f) { return f.name; });
     list.textContent = names.length ? "📎 " + names.join(", ") : "";
     list.hidden = !names.length;
-    offerVoice(form, input.files);
     var max = Number(input.dataset.maxBytes || 0);
     var total = Array.from(input.files).reduce(function (sum, f) { return sum + f.size; }, 0);
     if (max && total > max) {
@@ -106,6 +105,7 @@
     Array.from(input.files).concat(Array.from(files)).forEach(function (f) { all.items.add(f); });
     input.files = all.files;
     describeFiles(input);
+    offerVoice(form, input.files);
   }
 
   document.addEventListener("click", function (evt) {
@@ -146,7 +146,10 @@
     if (evt.key === "Escape") { closeMenu(); clearContext(); }
   });
   document.addEventListener("change", function (evt) {
-    if (evt.target.matches("#composer input[type=file]")) describeFiles(evt.target);
+    if (evt.target.matches("#composer input[type=file]")) {
+      describeFiles(evt.target);
+      offerVoice(composer(), evt.target.files);
+    }
   });
   document.addEventListener("paste", function (evt) {
     if (evt.target.closest && evt.target.closest("#composer") && evt.clipboardData.files.length) {
@@ -175,6 +178,7 @@
       var input = evt.detail.elt.querySelector("input[type=file]");
       input.value = "";
       describeFiles(input);
+      offerVoice(evt.detail.elt, input.files);
       clearContext();
     } else if (evt.detail.xhr) {
       showError(evt.detail.xhr.responseText || "The message could not be sent. Please try again.");
