@@ -96,3 +96,14 @@ class FallbackMoveForm(forms.Form):
         required=False,
         label="Move chat messages into COI/Chats (Delta Chat on this account then won't see them)",
     )
+
+
+class PreferencesForm(forms.Form):
+    send_read_receipts = forms.BooleanField(
+        required=False,
+        label="Send read receipts",
+        help_text=(
+            "Tell people when you have read their messages, and ask them to do the same. "
+            "Delta Chat shows a read message with two ticks."
+        ),
+    )

@@ -14,6 +14,10 @@ from mailcore.endpoints import Credentials, Endpoint
 
 class User(AbstractUser):
     display_name = models.CharField(max_length=100, blank=True)
+    send_read_receipts = models.BooleanField(
+        default=True,
+        help_text="Tell people when you have read their messages, and ask them to do the same.",
+    )
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -234,3 +234,9 @@ __all__ = [
     "MailboxAlreadyLinked",
     "MailboxSettings",
 ]
+
+
+def update_preferences(*, user: User, send_read_receipts: bool) -> None:
+    """Save a person's own settings."""
+    User.objects.filter(pk=user.pk).update(send_read_receipts=send_read_receipts)
+    user.send_read_receipts = send_read_receipts

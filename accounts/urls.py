@@ -11,6 +11,7 @@ urlpatterns = [
     path("setup/", views.setup, name="setup"),
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("invitations/", views.invitations, name="invitations"),
+    path("settings/", views.preferences, name="preferences"),
     path("mailboxes/", views.mailbox_list, name="mailbox_list"),
     path("mailboxes/new/", views.mailbox_new, name="mailbox_new"),
     path("mailboxes/<int:account_id>/", views.mailbox_detail, name="mailbox_detail"),

@@ -19,6 +19,7 @@ from accounts.forms import (
     InvitationForm,
     MailboxForm,
     PasswordForm,
+    PreferencesForm,
 )
 from accounts.models import Invitation, User
 from chat.queries import blocked_addresses, get_account_for_user
@@ -197,3 +198,18 @@ def mailbox_remove(request: HttpRequest, account_id: int) -> HttpResponse:
         request, f"{account.email} was unlinked. Nothing was deleted on the mail server."
     )
     return redirect("accounts:mailbox_list")
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    initial = {"send_read_receipts": request.user.send_read_receipts}
+    # An unticked box posts nothing at all, so an empty POST still means "save".
+    data = request.POST if request.method == "POST" else None
+    form = PreferencesForm(data, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.update_preferences(
+            user=request.user, send_read_receipts=form.cleaned_data["send_read_receipts"]
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("accounts:preferences")
+    return render(request, "accounts/preferences.html", {"form": form})

@@ -63,16 +63,18 @@ def _reaction(account: MailAccount, parsed: ParsedMessage) -> None:
 
 def _receipt(account: MailAccount, parsed: ParsedMessage) -> None:
     receipt = parse_receipt(parsed)
-    if receipt is None:
+    if receipt is None or not receipt.sender or receipt.disposition != "displayed":
         return
-    read = Message.objects.filter(
+    # A receipt counts from anyone the message went to; in a group one reader is enough
+    # (as in Delta Chat). One that overtakes our "sent" bookkeeping still counts.
+    candidates = Message.objects.filter(
         account=account,
         direction=Message.Direction.OUTGOING,
         message_id__in=receipt.message_ids,
-        state=Message.State.SENT,
+        state__in=[Message.State.SENDING, Message.State.SENT],
     )
-    targets = list(read)
-    read.update(state=Message.State.READ)
+    targets = [m for m in candidates if receipt.sender in m.to_addresses]
+    Message.objects.filter(pk__in=[m.pk for m in targets]).update(state=Message.State.READ)
     for message in targets:
         message.state = Message.State.READ
         events.push_message(message)

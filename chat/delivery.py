@@ -21,7 +21,11 @@ from chat.requests import accept_chat, remember_known
 from chat.sync import touch_chat
 from mailcore import coi, imap, smtp
 from mailcore.addresses import Address, domain_of
-from mailcore.attachments import OutgoingFile, build_message_with_attachments
+from mailcore.attachments import (
+    OutgoingFile,
+    build_message_with_attachments,
+    build_voice_message,
+)
 from mailcore.compose import OutgoingMessage, build_message, default_subject, with_quote
 from mailcore.errors import MailError
 from mailcore.groups import (
@@ -32,6 +36,7 @@ from mailcore.groups import (
     membership_headers,
 )
 from mailcore.message_ids import build_references, new_message_id
+from mailcore.receipts import RECEIPT_SUBJECT, build_receipt, receipt_request_header
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +56,12 @@ def send_message(
     text: str,
     reply_to: Message | None = None,
     files: tuple[OutgoingFile, ...] = (),
+    voice: Voice | None = None,
 ) -> Message:
     """Store an outgoing chat message with our own Message-ID, then queue its delivery.
     A reply quotes the message it answers, as Delta Chat does ("> " lines, then the text).
-    Writing in a contact request accepts it."""
+    Writing in a contact request accepts it. With `voice`, its one audio file goes as a
+    voice message."""
     if chat.is_group and chat.we_left:
         raise NothingToSend("you are no longer a member of this group")
     quote = (reply_to.text if reply_to and not reply_to.is_deleted else "") or ""
@@ -66,7 +73,15 @@ def send_message(
         parent=reply_to,
         quote_text=quote,
         files=files,
+        voice=voice,
     )
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Send the message's one audio file as a voice message (DC's Chat-Voice-Message)."""
+
+    duration_ms: int | None = None
 
 
 def send_group_change(
@@ -96,6 +111,32 @@ def send_control(*, user: User, chat: Chat, build: ControlBuilder) -> Message:
         is_control=True,
         push=False,
     )
+
+
+def send_receipt(*, user: User, chat: Chat, to: str, message_ids: tuple[str, ...]) -> Message:
+    """Queue a read receipt to `to` (only the sender who asked, also in a group) for the
+    given messages of the chat, newest first."""
+    account = chat.account
+    addressing = Addressing(
+        from_=Address(account.display_name or user.display_name or "", account.email),
+        to=(Address("", to),),
+        envelope=[to],
+        message_id=new_message_id(domain_of(account.email)),
+        date=timezone.now(),
+        subject=RECEIPT_SUBJECT,
+        in_reply_to=None,
+        references=(),
+        group_headers=(),
+    )
+    raw = build_receipt(
+        addressing.from_,
+        addressing.to[0],
+        message_ids[0],
+        additional=message_ids[1:],
+        message_id=addressing.message_id,
+        date=addressing.date,
+    )
+    return _store_and_queue(chat, addressing, raw=raw, text="", is_control=True, push=False)
 
 
 @dataclass(frozen=True)
@@ -174,10 +215,15 @@ def _queue_outgoing(
     change: dict | None = None,
     also_to: tuple[str, ...] = (),
     files: tuple[OutgoingFile, ...] = (),
+    voice: Voice | None = None,
 ) -> Message:
     if parent is None:
         parent = chat.messages.filter(is_control=False).order_by("-sort_at", "-pk").first()
     addressing = _address(user, chat, parent=parent, change=change, also_to=also_to)
+    extra = addressing.group_headers
+    if change is None and user.send_read_receipts:
+        # As Delta Chat with mdns_enabled: ask for receipts for messages, not group changes.
+        extra += (receipt_request_header(chat.account.email),)
     outgoing = OutgoingMessage(
         from_=addressing.from_,
         to=addressing.to,
@@ -187,9 +233,16 @@ def _queue_outgoing(
         text=wire_text if wire_text is not None else text,
         in_reply_to=addressing.in_reply_to,
         references=addressing.references,
-        extra_headers=addressing.group_headers,
+        extra_headers=extra,
     )
-    raw = build_message_with_attachments(outgoing, files) if files else build_message(outgoing)
+    if voice is not None:
+        if len(files) != 1 or not files[0].content_type.lower().startswith("audio/"):
+            raise ValueError("a voice message is exactly one audio file")
+        raw = build_voice_message(outgoing, files[0], duration_ms=voice.duration_ms)
+    elif files:
+        raw = build_message_with_attachments(outgoing, files)
+    else:
+        raw = build_message(outgoing)
     return _store_and_queue(
         chat,
         addressing,
@@ -198,6 +251,7 @@ def _queue_outgoing(
         quote_text=quote_text,
         is_system=change is not None,
         files=files,
+        voice=voice,
     )
 
 
@@ -212,6 +266,7 @@ def _store_and_queue(
     is_control: bool = False,
     push: bool = True,
     files: tuple[OutgoingFile, ...] = (),
+    voice: Voice | None = None,
 ) -> Message:
     with transaction.atomic():
         message = Message.objects.create(
@@ -244,6 +299,8 @@ def _store_and_queue(
                 content_type=file.content_type[:127],
                 size=len(file.data),
                 data=file.data,
+                is_voice=voice is not None,
+                duration_ms=voice.duration_ms if voice else None,
             )
             for index, file in enumerate(files)
         )

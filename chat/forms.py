@@ -19,6 +19,11 @@ class ComposeForm(forms.Form):
     # The message this one answers (quoted), or the own message it replaces (edit).
     reply_to = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
     edit_of = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    # One audio file, sent as Delta Chat's voice message; the page measures its length.
+    voice = forms.BooleanField(required=False)
+    duration_ms = forms.IntegerField(
+        min_value=1, max_value=24 * 3600 * 1000, required=False, widget=forms.HiddenInput
+    )
 
     def clean_text(self) -> str:
         return self.cleaned_data["text"].rstrip()
@@ -41,7 +46,7 @@ class ComposeForm(forms.Form):
             raise forms.ValidationError("Write something first.")
         if uploads and cleaned.get("edit_of"):
             raise forms.ValidationError("An edit cannot add files.")
-        cleaned["files"] = tuple(
+        files = tuple(
             OutgoingFile(
                 filename=u.name or "file",
                 content_type=u.content_type or guess_content_type(u.name or ""),
@@ -49,6 +54,11 @@ class ComposeForm(forms.Form):
             )
             for u in uploads
         )
+        if cleaned.get("voice") and (
+            len(files) != 1 or not files[0].content_type.lower().startswith("audio/")
+        ):
+            raise forms.ValidationError("A voice message is one audio file.")
+        cleaned["files"] = files
         return cleaned
 
 

@@ -192,6 +192,10 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     sort_at = models.DateTimeField()
     seen = models.BooleanField(default=False)
+    # Incoming only: where the sender asked for a read receipt (RFC 8098), and whether one
+    # went out, from here or from another client of the mailbox ($MDNSent on the server).
+    receipt_to = models.CharField(max_length=254, blank=True)
+    receipt_sent = models.BooleanField(default=False)
     # Outgoing only: the exact bytes we send, so every retry sends the same message.
     raw_outgoing = models.BinaryField(null=True, blank=True, editable=False)
     send_attempts = models.PositiveSmallIntegerField(default=0)

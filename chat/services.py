@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount, User
-from chat import chats, delivery, events, requests
+from chat import chats, delivery, events, receipts, requests
 from chat.models import Chat, ChatMember, Message
 from chat.watching import notify_watchers
 from mailcore import imap
@@ -147,7 +147,8 @@ def _unix_now() -> int:
 
 
 def mark_chat_read(*, chat: Chat) -> int:
-    """Mark every incoming message of the chat as seen, here and on the server."""
+    """Mark every incoming message of the chat as seen, here and on the server, and send
+    the read receipts their senders asked for (chat.receipts.may_send_receipt decides)."""
     from chat import tasks
 
     if requests.withholds_reads(chat):
@@ -160,9 +161,12 @@ def mark_chat_read(*, chat: Chat) -> int:
         )
         if ids:
             Message.objects.filter(pk__in=ids).update(seen=True)
+            acknowledged = receipts.send_receipts(chat=chat, message_ids=ids)
             events.push_chat(chat)
             account_id = chat.account_id
-            transaction.on_commit(lambda: tasks.store_seen.delay(account_id, ids))
+            transaction.on_commit(
+                lambda: tasks.store_seen.delay(account_id, ids, mdn_sent=acknowledged)
+            )
     return len(ids)
 
 

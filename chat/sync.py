@@ -17,6 +17,7 @@ from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import coi, imap
 from mailcore.errors import AuthenticationFailed, MailError
 from mailcore.parse import ParsedMessage, parse_message, split_quote
+from mailcore.receipts import receipt_requested
 from pwa import notify
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,13 @@ def remove_copies(account: MailAccount, folder: str, uidvalidity: int, uids: set
 def apply_flags(
     account: MailAccount, copies: dict[int, int], flags: dict[int, frozenset[str]]
 ) -> None:
-    """Mirror \\Seen set elsewhere (another client read it) onto our incoming messages."""
+    """Mirror \\Seen set elsewhere (another client read it) onto our incoming messages,
+    and $MDNSent (another client sent the read receipt), so we never send a second one."""
+    mdn_sent_ids = [copies[uid] for uid, f in flags.items() if uid in copies and has_mdn_sent(f)]
+    if mdn_sent_ids:
+        Message.objects.filter(
+            pk__in=mdn_sent_ids, direction=Message.Direction.INCOMING, receipt_sent=False
+        ).update(receipt_sent=True)
     seen_ids = [copies[uid] for uid, f in flags.items() if uid in copies and "\\Seen" in f]
     if not seen_ids:
         return
@@ -276,6 +283,11 @@ def apply_flags(
     if unseen.update(seen=True):
         for chat in Chat.objects.filter(pk__in=chats):
             events.push_chat(chat)
+
+
+def has_mdn_sent(flags: frozenset[str]) -> bool:
+    """Whether a client already sent this message's read receipt (RFC 3503 $MDNSent)."""
+    return any(flag.lower() == "$mdnsent" for flag in flags)
 
 
 def refresh_chat_summary(chat: Chat) -> None:
@@ -305,6 +317,7 @@ def ingest_fetched(
                 account,
                 parsed,
                 seen="\\Seen" in fetched.flags,
+                receipt_sent=has_mdn_sent(fetched.flags),
                 received_at=fetched.internal_date,
                 partial=not fetched.complete,
                 push=push,
@@ -335,6 +348,7 @@ def ingest_message(
     partial: bool = False,
     push: bool = True,
     raw: bytes | None = None,
+    receipt_sent: bool = False,
 ) -> tuple[Message | None, bool]:
     """Return the message row for `parsed`, creating it and its chat when it is new.
 
@@ -392,6 +406,8 @@ def ingest_message(
         sort_at=sort_at,
         seen=seen or outgoing,
         is_partial=partial,
+        receipt_to="" if outgoing else (receipt_requested(parsed, account.email) or ""),
+        receipt_sent=receipt_sent,
     )
     if parsed.attachments:
         files.record(message, parsed)

@@ -49,8 +49,8 @@ def _retry_key(account_id: int) -> str:
 
 
 @shared_task(autoretry_for=(MailError,), retry_backoff=2, retry_backoff_max=300, max_retries=8)
-def store_seen(account_id: int, message_ids: list[int]) -> None:
-    flags.store_seen(account_id, message_ids)
+def store_seen(account_id: int, message_ids: list[int], mdn_sent: list[int] | None = None) -> None:
+    flags.store_seen(account_id, message_ids, mdn_sent=mdn_sent or [])
 
 
 @shared_task

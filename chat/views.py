@@ -186,6 +186,11 @@ def chat_send(request: HttpRequest, chat_id: int) -> HttpResponse:
                 text=text,
                 reply_to=queries.get_message_in_chat(chat, reply_to) if reply_to else None,
                 files=form.cleaned_data["files"],
+                voice=(
+                    delivery.Voice(duration_ms=form.cleaned_data["duration_ms"])
+                    if form.cleaned_data["voice"]
+                    else None
+                ),
             )
         except delivery.NothingToSend as exc:
             return HttpResponse(f"Not sent: {exc}.", status=422)

@@ -76,6 +76,27 @@
     return true;
   }
 
+  // One audio file may go as a voice message; its length comes from the browser's decoder
+  // (left empty when it cannot tell, and then Chat-Duration is not sent).
+  function offerVoice(form, files) {
+    var option = form.querySelector(".composer-voice");
+    var duration = form.querySelector("input[name=duration_ms]");
+    if (!option || !duration) return;
+    var audio = files.length === 1 && /^audio\//.test(files[0].type) ? files[0] : null;
+    option.hidden = !audio;
+    duration.value = "";
+    if (!audio) { option.querySelector("input").checked = false; return; }
+    var probe = document.createElement("audio");
+    var url = URL.createObjectURL(audio);
+    probe.preload = "metadata";
+    probe.addEventListener("loadedmetadata", function () {
+      if (isFinite(probe.duration) && probe.duration > 0) duration.value = Math.round(probe.duration * 1000);
+      URL.revokeObjectURL(url);
+    });
+    probe.addEventListener("error", function () { URL.revokeObjectURL(url); });
+    probe.src = url;
+  }
+
   function addFiles(files) {
     var form = composer();
     if (!form || !files || !files.length) return;
@@ -84,6 +105,7 @@
     Array.from(input.files).concat(Array.from(files)).forEach(function (f) { all.items.add(f); });
     input.files = all.files;
     describeFiles(input);
+    offerVoice(form, input.files);
   }
 
   document.addEventListener("click", function (evt) {
@@ -124,7 +146,10 @@
     if (evt.key === "Escape") { closeMenu(); clearContext(); }
   });
   document.addEventListener("change", function (evt) {
-    if (evt.target.matches("#composer input[type=file]")) describeFiles(evt.target);
+    if (evt.target.matches("#composer input[type=file]")) {
+      describeFiles(evt.target);
+      offerVoice(composer(), evt.target.files);
+    }
   });
   document.addEventListener("paste", function (evt) {
     if (evt.target.closest && evt.target.closest("#composer") && evt.clipboardData.files.length) {
@@ -153,6 +178,7 @@
       var input = evt.detail.elt.querySelector("input[type=file]");
       input.value = "";
       describeFiles(input);
+      offerVoice(evt.detail.elt, input.files);
       clearContext();
     } else if (evt.detail.xhr) {
       showError(evt.detail.xhr.responseText || "The message could not be sent. Please try again.");

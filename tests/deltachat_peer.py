@@ -56,6 +56,11 @@ class DcMessage:
     encrypted: bool
     is_info: bool
     rfc724_mid: str
+    state: int  # deltachat_rpc_client.const.MessageState, e.g. OUT_MDN_RCVD once read
+    view_type: str  # "Text", "Image", "Voice", "File", …
+    file_name: str | None
+    file_mime: str | None
+    duration_ms: int  # a voice message's or video's length, 0 when unknown
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,24 @@ class DeltaChatPeer:
         msg_id = self._rpc.send_msg(self._aid, chat_id, {"text": text})
         self.wait_sent(msg_id, timeout)
         return msg_id
+
+    def send_file(
+        self, to_addr: str, path: Path, *, viewtype: str, text: str = "", timeout: float = 20
+    ) -> int:
+        """Send a file (viewtype "Image", "File", "Voice"…) in the 1:1 chat with `to_addr`;
+        return the message id once the SMTP server accepted it."""
+        contact_id = self._rpc.create_contact(self._aid, to_addr, None)
+        chat_id = self._rpc.create_chat_by_contact_id(self._aid, contact_id)
+        msg_id = self._rpc.send_msg(
+            self._aid, chat_id, {"text": text, "file": str(path), "viewtype": viewtype}
+        )
+        self.wait_sent(msg_id, timeout)
+        return msg_id
+
+    def mark_seen(self, msg_id: int) -> None:
+        """The user looked at `msg_id`: Delta Chat sends a read receipt if it may."""
+        self._rpc.markseen_msgs(self._aid, [msg_id])
+        self._rpc.wait_for_all_work_done(self._aid)
 
     def reply(self, msg_id: int, text: str, *, timeout: float = 20) -> int:
         """Quote-reply to `msg_id` in its chat (accepting a contact request first); return
@@ -311,6 +334,11 @@ class DeltaChatPeer:
             encrypted=m["showPadlock"],
             is_info=m["isInfo"],
             rfc724_mid=self._rpc.get_message_info_object(self._aid, msg_id)["rfc724Mid"],
+            state=m["state"],
+            view_type=m["viewType"],
+            file_name=m.get("fileName"),
+            file_mime=m.get("fileMime"),
+            duration_ms=m.get("duration") or 0,
         )
 
     def chats(self) -> list[DcChat]:

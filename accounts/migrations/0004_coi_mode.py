@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_coi_chats_folder"),
+        ("accounts", "0003_read_receipts"),
     ]
 
     operations = [

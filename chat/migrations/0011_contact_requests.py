@@ -27,8 +27,8 @@ def known_from_existing_mail(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_coi_chats_folder"),
-        ("chat", "0009_attachments"),
+        ("accounts", "0004_coi_mode"),
+        ("chat", "0010_read_receipts"),
     ]
 
     operations = [
