@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from chat import delivery, services, sync
+from chat import delivery, requests, services, sync
 from chat.models import Message
 from mailcore.addresses import Address
 from mailcore.message_ids import new_message_id
@@ -46,8 +46,18 @@ def _sync_until(person, predicate):
     raise AssertionError("condition not reached")
 
 
-def _received(person, sender, text: str, *, header: str = "Chat-Disposition-Notification-To"):
-    """A chat message from `sender` to the person that asks for a receipt, once synced."""
+def _received(
+    person,
+    sender,
+    text: str,
+    *,
+    header: str = "Chat-Disposition-Notification-To",
+    known: bool = True,
+):
+    """A chat message from `sender` (a contact unless not `known`) to the person that asks
+    for a receipt, once synced."""
+    if known:
+        requests.remember_known(person.account, [sender.email])
     extra = {"Chat-Version": "1.0", header: sender.email}
     send_plain_mail(sender=sender.email, to=person.mail.email, subject="Hi", body=text, extra=extra)
     return _sync_until(
@@ -91,6 +101,24 @@ def _set_server_flag(user, message_id: str, flag: str) -> None:
 
 def _mail(raw: bytes):
     return email.message_from_bytes(raw, policy=policy.default)
+
+
+def test_a_contact_request_sends_no_receipt_until_accepted(
+    make_person, django_capture_on_commit_callbacks
+):
+    alice = make_person("alice")
+    stranger = add_mail_user("stranger")
+    theirs = _received(alice, stranger, "Do you know me?", known=False)
+    assert theirs.chat.is_request
+
+    _open_chat(alice, theirs.chat_id, django_capture_on_commit_callbacks)
+    assert _receipts_sent(alice) == []
+    assert "\\Seen" not in _server_flags(alice.mail, theirs.message_id)
+
+    requests.accept_chat(chat=theirs.chat)
+    _open_chat(alice, theirs.chat_id, django_capture_on_commit_callbacks)
+    [receipt] = _receipts_sent(alice)
+    assert receipt.to_addresses == [stranger.email]
 
 
 @pytest.mark.parametrize(
@@ -179,6 +207,7 @@ def test_no_receipt_when_another_client_already_sent_one(
 ):
     alice = make_person("alice")
     bob = add_mail_user("bob")
+    requests.remember_known(alice.account, [bob.email])
     asks = {"Chat-Version": "1.0", "Chat-Disposition-Notification-To": bob.email}
     # One flagged before coiweb first fetched it, one flagged after it was stored.
     mid = send_plain_mail(

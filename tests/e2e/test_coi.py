@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from accounts import services as account_services
 from chat.models import Message, MessageCopy
+from chat.requests import remember_known
 from tests.mailserver import add_mail_user, folder_flags_by_message_id, send_plain_mail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -41,6 +42,7 @@ def test_with_the_active_filter_chat_mail_lands_in_coi_chats_and_shows_live_once
     page.evaluate("window.__noReload = true")
 
     friend = add_mail_user("friend")
+    remember_known(alice.account, [friend.email])  # someone we wrote to before
     chat_id = send_plain_mail(
         sender=friend.email,
         to=alice.mail.email,
@@ -80,6 +82,7 @@ def test_the_fallback_move_files_a_live_chat_in_coi_chats_and_shows_it_once(
     account_services.set_fallback_move(account=alice.account, enabled=True)
     page = open_page(alice, "/")
     friend = add_mail_user("friend")
+    remember_known(alice.account, [friend.email])  # someone we wrote to before
     chat_id = send_plain_mail(
         sender=friend.email,
         to=alice.mail.email,

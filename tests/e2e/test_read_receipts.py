@@ -26,12 +26,13 @@ def test_the_senders_page_shows_read_live_once_the_recipient_opened_the_chat(
     assert ours.state == Message.State.SENT
 
     bob_page = open_page(bob, "/")
-    row = bob_page.locator("#chat-list .chat-row", has_text="Alice")
-    expect(row).to_be_visible(timeout=15_000)
-    # Not read yet: Bob has only seen it in his chat list.
-    expect(tick).to_have_text("✓")
-    row.locator("a").click()
+    # Alice is new to Bob: her chat is a contact request, which sends no receipt.
+    bob_page.locator("#requests-entry").click(timeout=15_000)
+    bob_page.locator("#request-list .chat-row", has_text="Alice").locator("a").click()
     expect(bob_page.locator(".msg.in", has_text="Did you read this?")).to_have_count(1)
+    expect(tick).to_have_text("✓")
+    # Accepted, with the message on his screen, Bob has read it.
+    bob_page.locator("#request-bar button", has_text="Accept").click()
 
     # Alice's page was not reloaded: the new state arrived over the websocket.
     expect(tick).to_have_text("✓✓", timeout=20_000)

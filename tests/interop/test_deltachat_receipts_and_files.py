@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from chat import delivery
 from chat.delivery import Voice
 from chat.models import Message
+from chat.requests import remember_known
 from chat.services import start_chat
 from mailcore.attachments import OutgoingFile
 from tests.deltachat_peer import deltachat_peer
@@ -44,6 +45,7 @@ def test_delta_chat_asks_for_no_receipt_in_unencrypted_mail_so_reading_sends_non
     # sends receipts only for those), even with mdns_enabled=1. Unasked, coiweb sends
     # none either (RFC 8098 2.1), however often the chat is opened.
     alice = make_person("alice")
+    remember_known(alice.account, [dc.addr])  # a contact: reading a request would not count
     text = unique("Tell me when you have read this")
     dc_msg = dc.send_text(alice.mail.email, text)
     theirs = stored(alice, text)
