@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount
-from chat import chats, control, events, files
+from chat import chats, control, events, files, history
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import imap
@@ -106,7 +106,7 @@ def start_history(account: MailAccount, client, folder: str, state: FolderState)
     )
     if state.importing:
         _import_batch(account, client, state)
-    if state.importing:
+    if state.importing or state.history_controls:
         from chat import tasks
 
         account_id = account.pk
@@ -134,6 +134,8 @@ def import_history(account_id: int) -> bool:
                     if time.monotonic() >= deadline:
                         break
                 more = more or state.importing
+            if not more:
+                history.apply_deferred_controls(account, client)
 
     outcome = run_exclusively(f"history:{account_id}", job)
     if outcome is Outcome.BUSY:
@@ -151,17 +153,15 @@ def _import_batch(account: MailAccount, client, state: FolderState) -> None:
         state.history_below = 0
         state.save(update_fields=["history_below"])
         return
-    chats = set()
-    for fetched in messages:
-        message = ingest_fetched(account, state.folder, validity, fetched, push=False)
-        if message is not None:
-            chats.add(message.chat_id)
-    state.history_below = lowest if remaining else 0
-    state.history_done = min(state.history_total, state.history_done + len(messages))
-    state.save(update_fields=["history_below", "history_done"])
-    for chat in Chat.objects.filter(pk__in=chats):
-        events.push_chat(chat)
-    events.push_import_progress(account)
+    # The batch and the progress mark commit together: a batch cut short is done again.
+    with transaction.atomic():
+        result = history.ingest_batch(account, state.folder, validity, messages)
+        state.history_controls = [*state.history_controls, *result.control_uids]
+        state.history_below = lowest if remaining else 0
+        state.history_done = min(state.history_total, state.history_done + len(messages))
+        state.save(update_fields=["history_below", "history_done", "history_controls"])
+        events.push_chats(result.chat_ids)
+        events.push_import_progress(account)
 
 
 FULL_FLAG_SYNC_SECONDS = 300
@@ -256,7 +256,21 @@ def ingest_fetched(
         account=account, folder=folder, uidvalidity=uidvalidity, uid=fetched.uid
     ).exists():
         return None
-    parsed = parse_message(fetched.raw)
+    return ingest_parsed(
+        account, folder, uidvalidity, fetched, parse_message(fetched.raw), push=push
+    )
+
+
+def ingest_parsed(
+    account: MailAccount,
+    folder: str,
+    uidvalidity: int,
+    fetched: imap.FetchedMessage,
+    parsed: ParsedMessage,
+    *,
+    push: bool = True,
+) -> Message | None:
+    """ingest_fetched for a message already parsed and known to have no copy yet."""
     try:
         with transaction.atomic():
             message, created = ingest_message(
@@ -310,20 +324,47 @@ def ingest_message(
 
     if control.consume(account, parsed):
         return None, False
-    sender = parsed.from_.addr if parsed.from_ else ""
-    outgoing = sender == account.email
-    recipients = [a.addr for a in (*parsed.to, *parsed.cc)]
-    now = timezone.now()
-    sort_at = min(parsed.date or received_at or now, now)
-
+    sort_at = arrival_time(parsed, received_at)
     placement = chats.place(account, parsed, when=sort_at)
     chat = placement.chat
     sort_at = _sort_after_parent(chat, parsed, sort_at, live=push)
+    message = new_message(
+        account, chat, parsed, change=placement.change, sort_at=sort_at, seen=seen, partial=partial
+    )
+    message.save()
+    if parsed.attachments:
+        files.record(message, parsed)
+    touch_chat(chat, message)
+    if push:  # live mail, not history being imported
+        events.push_message(message)
+        notify.notify_new_message(message)
+    return message, True
+
+
+def arrival_time(parsed: ParsedMessage, received_at: datetime | None) -> datetime:
+    """When a message sorts in its chat before the parent rule: its Date, never the future."""
+    now = timezone.now()
+    return min(parsed.date or received_at or now, now)
+
+
+def new_message(
+    account: MailAccount,
+    chat: Chat,
+    parsed: ParsedMessage,
+    *,
+    change: str | None,
+    sort_at: datetime,
+    seen: bool,
+    partial: bool,
+) -> Message:
+    """The unsaved row for a new incoming (or our own, found on the server) message."""
+    sender = parsed.from_.addr if parsed.from_ else ""
+    outgoing = sender == account.email
     # A messenger's reply starts with the quoted message; show it as a quote, not as text.
     quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
-    if placement.change is not None:
-        quote, body = None, placement.change
-    message = Message.objects.create(
+    if change is not None:
+        quote, body = None, change
+    return Message(
         account=account,
         chat=chat,
         direction=Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
@@ -331,14 +372,14 @@ def ingest_message(
         message_id=parsed.message_id,
         from_address=sender,
         from_name=parsed.from_.name if parsed.from_ else "",
-        to_addresses=recipients,
+        to_addresses=[a.addr for a in (*parsed.to, *parsed.cc)],
         subject=parsed.subject[:998],
         text=body,
         quote_text=quote or "",
         folded_text=parsed.folded_text,
         html=parsed.html or "",
         is_chat=parsed.is_chat,
-        is_system=placement.change is not None,
+        is_system=change is not None,
         in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
         references=list(parsed.references),
         problem=(parsed.problem or "")[:300],
@@ -347,13 +388,6 @@ def ingest_message(
         seen=seen or outgoing,
         is_partial=partial,
     )
-    if parsed.attachments:
-        files.record(message, parsed)
-    touch_chat(chat, message)
-    if push:  # live mail, not history being imported
-        events.push_message(message)
-        notify.notify_new_message(message)
-    return message, True
 
 
 def _sort_after_parent(chat: Chat, parsed: ParsedMessage, sort_at, *, live: bool):
