@@ -10,7 +10,6 @@ order they were written once all history is in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -34,17 +33,41 @@ class BatchResult:
     control_uids: list[int] = field(default_factory=list)  # to apply when history is in
 
 
-def ingest_batch(
-    account: MailAccount, folder: str, uidvalidity: int, batch: Sequence[imap.FetchedMessage]
-) -> BatchResult:
+@dataclass(frozen=True)
+class Batch:
+    """Fetched and parsed history: the newest messages of a folder below some UID."""
+
+    uidvalidity: int
+    messages: tuple[imap.FetchedMessage, ...]
+    parsed: tuple[ParsedMessage, ...]
+    lowest: int  # the lowest UID fetched
+    remaining: int  # how many older ones are left
+
+
+def fetch_batch(client, folder: str, below_uid: int, limit: int = imap.FETCH_BATCH) -> Batch:
+    """Fetch and parse the newest `limit` messages below `below_uid` (no database use)."""
+    validity, messages, lowest, remaining = imap.fetch_history(
+        client, folder, below_uid=below_uid, limit=limit
+    )
+    parsed = tuple(parse_message(m.raw) for m in messages)
+    return Batch(validity, messages, parsed, lowest, remaining)
+
+
+def ingest_batch(account: MailAccount, folder: str, batch: Batch) -> BatchResult:
     """Store a batch of history (inside the caller's transaction); nothing is stored twice."""
     result = BatchResult()
+    uidvalidity = batch.uidvalidity
     known = set(
         MessageCopy.objects.filter(
-            account=account, folder=folder, uidvalidity=uidvalidity, uid__in=[f.uid for f in batch]
+            account=account,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid__in=[f.uid for f in batch.messages],
         ).values_list("uid", flat=True)
     )
-    items = [(f, parse_message(f.raw)) for f in batch if f.uid not in known]
+    items = [
+        (f, p) for f, p in zip(batch.messages, batch.parsed, strict=True) if f.uid not in known
+    ]
     stored = set(
         Message.objects.filter(
             account=account, message_id__in={p.message_id for _, p in items}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -114,6 +115,8 @@ def start_history(account: MailAccount, client, folder: str, state: FolderState)
 
 
 HISTORY_SECONDS_PER_TASK = 20
+# After the first batch (200, at once) history comes in larger ones: fewer round trips.
+HISTORY_BATCH = 500
 
 
 def import_history(account_id: int) -> bool:
@@ -127,12 +130,11 @@ def import_history(account_id: int) -> bool:
     def job() -> None:
         nonlocal more
         deadline = time.monotonic() + HISTORY_SECONDS_PER_TASK
-        with imap_session(account) as client:
+        # One thread fetches and parses the next batch while this one stores the last: it
+        # alone uses the IMAP connection meanwhile, and it touches no database.
+        with imap_session(account) as client, ThreadPoolExecutor(1, "history-fetch") as ahead:
             for state in FolderState.objects.filter(account=account, history_below__gt=1):
-                while state.importing:  # at least one batch per task, then while time lasts
-                    _import_batch(account, client, state)
-                    if time.monotonic() >= deadline:
-                        break
+                _import_folder(account, client, state, ahead, deadline)
                 more = more or state.importing
             if not more:
                 history.apply_deferred_controls(account, client)
@@ -144,21 +146,47 @@ def import_history(account_id: int) -> bool:
     return more or outcome is Outcome.BUSY_NOTED
 
 
-def _import_batch(account: MailAccount, client, state: FolderState) -> None:
-    validity, messages, lowest, remaining = imap.fetch_history(
-        client, state.folder, below_uid=state.history_below
+def _import_folder(
+    account: MailAccount, client, state: FolderState, ahead: ThreadPoolExecutor, deadline: float
+) -> None:
+    """Import batches of one folder: at least one, then while time lasts."""
+    upcoming = ahead.submit(
+        history.fetch_batch, client, state.folder, state.history_below, HISTORY_BATCH
     )
-    if validity != state.uidvalidity:
+    try:
+        while upcoming is not None:
+            batch = upcoming.result()
+            upcoming = None
+            if batch.remaining and time.monotonic() < deadline:
+                upcoming = ahead.submit(
+                    history.fetch_batch, client, state.folder, batch.lowest, HISTORY_BATCH
+                )
+            _store_history_batch(account, state, batch)
+            if not state.importing:
+                break  # done, or renumbered: whatever was fetched ahead is not wanted
+    finally:
+        if upcoming is not None:
+            wait([upcoming])  # the connection is free again before anyone else uses it
+
+
+def _import_batch(account: MailAccount, client, state: FolderState) -> None:
+    _store_history_batch(
+        account, state, history.fetch_batch(client, state.folder, state.history_below)
+    )
+
+
+def _store_history_batch(account: MailAccount, state: FolderState, batch: history.Batch) -> None:
+    if batch.uidvalidity != state.uidvalidity:
         # Renumbered meanwhile: the live sync now fetches the whole folder again.
         state.history_below = 0
         state.save(update_fields=["history_below"])
         return
     # The batch and the progress mark commit together: a batch cut short is done again.
     with transaction.atomic():
-        result = history.ingest_batch(account, state.folder, validity, messages)
+        result = history.ingest_batch(account, state.folder, batch)
         state.history_controls = [*state.history_controls, *result.control_uids]
-        state.history_below = lowest if remaining else 0
-        state.history_done = min(state.history_total, state.history_done + len(messages))
+        state.history_below = batch.lowest if batch.remaining else 0
+        state.history_done = min(state.history_total, state.history_done + len(batch.messages))
         state.save(update_fields=["history_below", "history_done", "history_controls"])
         events.push_chats(result.chat_ids)
         events.push_import_progress(account)

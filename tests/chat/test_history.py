@@ -14,7 +14,6 @@ from accounts.connections import imap_session
 from chat import chats, history, services, sync
 from chat.models import Chat, FolderState, Message, MessageCopy
 from chat.queries import import_progress
-from mailcore import imap
 from mailcore.addresses import Address
 from mailcore.edits import build_edit
 from mailcore.message_ids import new_message_id
@@ -66,6 +65,7 @@ def test_history_is_imported_newest_first_and_resumes(make_person, monkeypatch):
     assert progress.running and progress.done == 200 and progress.total == 450
 
     # A task that runs out of time leaves its progress saved; the next one goes on.
+    monkeypatch.setattr(sync, "HISTORY_BATCH", 200)
     monkeypatch.setattr(sync, "HISTORY_SECONDS_PER_TASK", 0.001)
     assert sync.import_history(alice.account.pk) is True
     assert Message.objects.filter(account=alice.account).count() == 400
@@ -155,11 +155,10 @@ def _counts(account) -> tuple[int, int, int]:
     )
 
 
-def _history_batch(person, folder: str = "INBOX"):
+def _history_batch(person, folder: str = "INBOX", *, below: int | None = None) -> history.Batch:
     state = FolderState.objects.get(account=person.account, folder=folder)
     with imap_session(person.account) as client:
-        validity, batch, _, _ = imap.fetch_history(client, folder, below_uid=state.last_uid + 1)
-    return validity, batch
+        return history.fetch_batch(client, folder, below or state.last_uid + 1)
 
 
 def test_a_history_batch_imported_again_stores_nothing_twice(make_person):
@@ -174,15 +173,15 @@ def test_a_history_batch_imported_again_stores_nothing_twice(make_person):
     twice = Message.objects.get(account=alice.account, text__startswith="old 3")
     assert twice.copies.count() == 2
 
-    validity, batch = _history_batch(alice)
+    batch = _history_batch(alice)
     with transaction.atomic():
-        again = history.ingest_batch(alice.account, "INBOX", validity, batch)
+        again = history.ingest_batch(alice.account, "INBOX", batch)
     assert again.chat_ids == set() and _counts(alice.account) == (30, 31, 5)
 
     # Copies lost (say, a re-mapped folder) come back onto the same messages.
     MessageCopy.objects.filter(account=alice.account).delete()
     with transaction.atomic():
-        history.ingest_batch(alice.account, "INBOX", validity, batch)
+        history.ingest_batch(alice.account, "INBOX", batch)
     assert _counts(alice.account) == (30, 31, 5)
     for chat in Chat.objects.filter(account=alice.account):
         assert chat.last_message == chat.messages.order_by("-sort_at").first()
@@ -195,10 +194,8 @@ def test_a_message_stored_by_a_concurrent_sync_during_a_batch_is_kept_once(
     sync.sync_mailbox(alice.account.pk)  # empty: live from now on
     _append(alice, "INBOX", [_mail("dora@example.org", alice.mail.email, "x", minutes_ago=5)])
     _append(alice, "INBOX", [_mail("emil@example.org", alice.mail.email, "y", minutes_ago=4)])
-    folder = FolderState.objects.get(account=alice.account, folder="INBOX")
-    with imap_session(alice.account) as client:
-        validity, batch, _, _ = imap.fetch_history(client, "INBOX", below_uid=folder.last_uid + 3)
-    first = batch[-1]  # the older one
+    batch = _history_batch(alice, below=3)  # UIDs 1 and 2
+    first = batch.messages[-1]  # the older one
 
     real_single_peer = chats.single_peer
     raced = []
@@ -206,12 +203,14 @@ def test_a_message_stored_by_a_concurrent_sync_during_a_batch_is_kept_once(
     def racing_single_peer(account, parsed):
         # After the batch looked for known Message-IDs, another sync stores the older mail.
         if not raced:
-            raced.append(sync.ingest_fetched(account, "INBOX", validity, first, push=False))
+            raced.append(
+                sync.ingest_fetched(account, "INBOX", batch.uidvalidity, first, push=False)
+            )
         return real_single_peer(account, parsed)
 
     monkeypatch.setattr(chats, "single_peer", racing_single_peer)
     with transaction.atomic():
-        history.ingest_batch(alice.account, "INBOX", validity, batch)
+        history.ingest_batch(alice.account, "INBOX", batch)
     assert raced[0] is not None
     assert _counts(alice.account) == (2, 2, 2)
 
