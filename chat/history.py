@@ -18,7 +18,7 @@ from django.db.models import Case, F, OuterRef, Q, Subquery, When
 from django.db.models.functions import Greatest
 
 from accounts.models import MailAccount
-from chat import chats, control, files, sync
+from chat import bulk, chats, control, files, sync
 from chat.models import Attachment, Chat, FolderState, Message, MessageCopy
 from mailcore import imap
 from mailcore.classify import classify
@@ -159,8 +159,8 @@ def _store_one_to_one(
                 message=entry[0],
             )
         )
-    Message.objects.bulk_create([m for m, _ in messages.values()])
-    MessageCopy.objects.bulk_create(copies)
+    bulk.insert(Message, [m for m, _ in messages.values()])
+    bulk.insert(MessageCopy, copies)
     Attachment.objects.bulk_create(
         [row for message, parsed in messages.values() for row in files.rows(message, parsed)]
     )
