@@ -35,6 +35,13 @@ def active_mailbox_ids() -> list[int]:
     return list(MailAccount.objects.filter(is_active=True).values_list("pk", flat=True))
 
 
+def mailboxes_with_history_left() -> list[int]:
+    """Active mailboxes whose history import has not finished."""
+    states = FolderState.objects.filter(account__is_active=True)
+    unfinished = states.filter(history_below__gt=1) | states.exclude(history_controls=[])
+    return sorted(set(unfinished.values_list("account_id", flat=True)))
+
+
 def chat_folders(account: MailAccount) -> list[str]:
     """The folders whose mail belongs in chats: INBOX, Sent, and COI/Chats when it exists."""
     folders = ["INBOX"]

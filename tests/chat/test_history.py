@@ -239,10 +239,13 @@ def test_a_history_batch_cut_short_leaves_nothing_half_done_and_resumes(make_per
     after = FolderState.objects.get(account=alice.account, folder="INBOX")
     assert _counts(alice.account)[:2] == (200, 200)
     assert (after.history_below, after.history_done) == (before.history_below, 200)
+    # A worker starting after such a crash queues the import again at once.
+    assert alice.account.pk in sync.mailboxes_with_history_left()
 
     monkeypatch.undo()
     assert sync.import_history(alice.account.pk) is False
     assert _counts(alice.account) == (260, 260, 9)
+    assert alice.account.pk not in sync.mailboxes_with_history_left()
     texts = Message.objects.filter(account=alice.account).values_list("text", flat=True)
     assert sorted(int(t.split()[1]) for t in texts) == list(range(260))
 
