@@ -58,23 +58,87 @@ def place(
             bool(sender) and not outgoing and not requests.is_known(account, sender)
         ),
     }
-
-    # A reply to the sender alone, from a group thread, is a private one (DC's "reply
-    # privately"; a plain client's "Reply" instead of "Reply all"), unless it says otherwise.
-    groupish = len(others) > 1 or (info is not None and _names_its_group(parsed))
+    if not _is_groupish(parsed, others, info):
+        peer = _peer(parsed, own, others)
+        return Placement(_single_chat(account, peer, parsed, outgoing=outgoing, new_chat=new_chat))
     group = None
-    if groupish and info is not None and info.group_id:
+    if info is not None and info.group_id:
         group = _group_by_id(account, info, others, new_chat)
-    if group is None and groupish:
+    if group is None:
         parent = _parent_chat(account, parsed)
         group = parent if parent is not None and parent.is_group else None
         if group is None:
             group = _adhoc_group(account, parsed, others, new_chat)
-    if group is None:
-        peer = (others[0] if others else own) if outgoing else (sender or "unknown@invalid")
-        return Placement(_single_chat(account, peer, parsed, outgoing=outgoing, new_chat=new_chat))
     change = _apply_change(account, group, info, parsed, raw) if info is not None else None
     return Placement(group, change)
+
+
+def single_peer(account: MailAccount, parsed: ParsedMessage) -> str | None:
+    """The peer whose one-to-one chat `parsed` goes to, or None when place() must decide
+    (a group, or possibly one)."""
+    others = _others(parsed, account.email)
+    if _is_groupish(parsed, others, parse_group_info(parsed)):
+        return None
+    return _peer(parsed, account.email, others)
+
+
+def single_chats(
+    account: MailAccount,
+    names: dict[str, str],
+    *,
+    when: dict[str, datetime],
+    requests_from: set[str],
+):
+    """The one-to-one chats with these peers, creating missing ones with one query; returns
+    ({peer: chat}, peers whose chat was created). `names` gives a name per peer ("" if
+    none is known), `when` the activity time of a new chat; a new chat with a peer in
+    `requests_from` is a contact request."""
+    chats = {
+        c.peer_address: c
+        for c in Chat.objects.filter(account=account, kind=Chat.Kind.SINGLE, peer_address__in=names)
+    }
+    missing = [peer for peer in names if peer not in chats]
+    if missing:
+        # A concurrent sync may create some of them meanwhile: its rows are taken then.
+        Chat.objects.bulk_create(
+            [
+                Chat(
+                    account=account,
+                    kind=Chat.Kind.SINGLE,
+                    peer_address=peer,
+                    name=names[peer][:200],
+                    last_activity_at=when[peer],
+                    is_request=peer in requests_from,
+                    requested_by=peer if peer in requests_from else "",
+                )
+                for peer in missing
+            ],
+            ignore_conflicts=True,
+        )
+        for chat in Chat.objects.filter(
+            account=account, kind=Chat.Kind.SINGLE, peer_address__in=missing
+        ):
+            chats[chat.peer_address] = chat
+    for peer, chat in chats.items():
+        name = names[peer][:200]
+        if name and not chat.name:
+            # A chat started from our side knows only the address until the peer answers.
+            Chat.objects.filter(pk=chat.pk, name="").update(name=name)
+            chat.name = name
+    return chats, set(missing)
+
+
+def _is_groupish(parsed: ParsedMessage, others: list[str], info: GroupInfo | None) -> bool:
+    # A reply to the sender alone, from a group thread, is a private one (DC's "reply
+    # privately"; a plain client's "Reply" instead of "Reply all"), unless it says otherwise.
+    return len(others) > 1 or (info is not None and _names_its_group(parsed))
+
+
+def _peer(parsed: ParsedMessage, own: str, others: list[str]) -> str:
+    sender = parsed.from_.addr if parsed.from_ else ""
+    if sender == own:
+        return others[0] if others else own
+    return sender or "unknown@invalid"
 
 
 def _names_its_group(parsed: ParsedMessage) -> bool:

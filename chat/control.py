@@ -25,17 +25,16 @@ def consume(account: MailAccount, parsed: ParsedMessage) -> bool:
     kind = classify(parsed)
     if kind in IGNORED:
         return True
-    handler = {
-        Kind.REACTION: _reaction,
-        Kind.RECEIPT: _receipt,
-        Kind.EDIT: _edit,
-        Kind.DELETE: _delete,
-        Kind.BOUNCE: _bounce,
-    }.get(kind)
+    handler = _HANDLERS.get(kind)
     if handler is None:
         return False
     handler(account, parsed)
     return True
+
+
+def applies_to_others(kind: Kind) -> bool:
+    """Whether a message of this kind changes other messages (and so needs them stored)."""
+    return kind in _HANDLERS
 
 
 def _target(account: MailAccount, message_id: str | None) -> Message | None:
@@ -119,3 +118,12 @@ def _bounce(account: MailAccount, parsed: ParsedMessage) -> None:
     )
     target.refresh_from_db()
     events.push_message(target)
+
+
+_HANDLERS = {
+    Kind.REACTION: _reaction,
+    Kind.RECEIPT: _receipt,
+    Kind.EDIT: _edit,
+    Kind.DELETE: _delete,
+    Kind.BOUNCE: _bounce,
+}

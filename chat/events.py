@@ -60,6 +60,13 @@ def push_chat_removal(user_id: int, chat_pk: int) -> None:
     transaction.on_commit(lambda: _send(user_id, _row_removal(chat_pk) + _list_entries(user_id)))
 
 
+def push_chats(chat_pks) -> None:
+    """After commit, refresh these chats' rows, one push per person (history import)."""
+    pks = list(chat_pks)
+    if pks:
+        transaction.on_commit(lambda: _send_chat_rows(pks))
+
+
 def _send_message(message_pk: int, chat_pk: int) -> None:
     message = queries.message_for_push(message_pk)
     row = queries.chat_row(chat_pk)
@@ -94,6 +101,15 @@ def _list_entries(user_id: int) -> str:
 
     counts = queries.list_counts(User(pk=user_id))
     return render_to_string("chat/_list_entries.html", {"counts": counts, "push": True})
+
+
+def _send_chat_rows(chat_pks: list[int]) -> None:
+    by_user: dict[int, list[str]] = {}
+    for row in queries.chat_rows(chat_pks):
+        html = render_to_string("chat/_chat_row.html", {"chat": row, "push": True})
+        by_user.setdefault(row.account.user_id, []).append(html)
+    for user_id, rows in by_user.items():
+        _send(user_id, "".join(rows))
 
 
 log = logging.getLogger(__name__)

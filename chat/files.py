@@ -22,23 +22,27 @@ class FileUnavailable(Exception):
 
 def record(message: Message, parsed: ParsedMessage) -> None:
     """Store what files a mail has (names, types, sizes), not their bytes."""
+    Attachment.objects.bulk_create(rows(message, parsed), ignore_conflicts=True)
+
+
+def rows(message: Message, parsed: ParsedMessage) -> list[Attachment]:
+    """The unsaved Attachment rows for the files of `parsed` (see `record`)."""
+    if not parsed.attachments:
+        return []
     voice = is_voice_message(parsed)
     duration = media_duration_ms(parsed)
-    Attachment.objects.bulk_create(
-        [
-            Attachment(
-                message=message,
-                index=index,
-                filename=(part.filename or f"file-{index + 1}")[:255],
-                content_type=(part.content_type or "application/octet-stream")[:127],
-                size=part.size,
-                is_voice=voice and part.content_type.startswith("audio/"),
-                duration_ms=duration,
-            )
-            for index, part in enumerate(parsed.attachments)
-        ],
-        ignore_conflicts=True,
-    )
+    return [
+        Attachment(
+            message=message,
+            index=index,
+            filename=(part.filename or f"file-{index + 1}")[:255],
+            content_type=(part.content_type or "application/octet-stream")[:127],
+            size=part.size,
+            is_voice=voice and part.content_type.startswith("audio/"),
+            duration_ms=duration,
+        )
+        for index, part in enumerate(parsed.attachments)
+    ]
 
 
 def content(attachment: Attachment) -> bytes:

@@ -320,6 +320,9 @@ class FolderState(models.Model):
     history_below = models.BigIntegerField(default=0)  # UIDs below this are still to import
     history_total = models.PositiveIntegerField(default=0)
     history_done = models.PositiveIntegerField(default=0)
+    # UIDs of control messages (reactions, edits, receipts…) met in history: they are about
+    # older mail, imported after them, so they are applied once all history is in.
+    history_controls = models.JSONField(default=list, blank=True)
     synced_at = models.DateTimeField(null=True)
     flags_synced_at = models.DateTimeField(null=True)
 

@@ -193,6 +193,14 @@ def chat_row(chat_id: int) -> Chat | None:
     return _with_unread([chat])[0] if chat else None
 
 
+def chat_rows(chat_ids: list[int]) -> list[Chat]:
+    """Several chat rows (for one push) with two queries."""
+    if not chat_ids:
+        return []
+    chats = Chat.objects.select_related("last_message", "account").filter(pk__in=chat_ids)
+    return _with_unread(list(chats))
+
+
 # A change is stamped before its transaction commits, so a page rendered in between can
 # miss it although its cursor is later: refetches reach back this far.
 CHANGE_MARGIN = timedelta(seconds=10)

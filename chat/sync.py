@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount
-from chat import chats, control, events, files, requests
+from chat import chats, control, events, files, history, requests
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import coi, imap
@@ -33,6 +34,13 @@ def sync_mailbox(account_id: int) -> Outcome:
 
 def active_mailbox_ids() -> list[int]:
     return list(MailAccount.objects.filter(is_active=True).values_list("pk", flat=True))
+
+
+def mailboxes_with_history_left() -> list[int]:
+    """Active mailboxes whose history import has not finished."""
+    states = FolderState.objects.filter(account__is_active=True)
+    unfinished = states.filter(history_below__gt=1) | states.exclude(history_controls=[])
+    return sorted(set(unfinished.values_list("account_id", flat=True)))
 
 
 def chat_folders(account: MailAccount) -> list[str]:
@@ -149,7 +157,7 @@ def start_history(account: MailAccount, client, folder: str, state: FolderState)
     )
     if state.importing:
         _import_batch(account, client, state)
-    if state.importing:
+    if state.importing or state.history_controls:
         from chat import tasks
 
         account_id = account.pk
@@ -157,6 +165,8 @@ def start_history(account: MailAccount, client, folder: str, state: FolderState)
 
 
 HISTORY_SECONDS_PER_TASK = 20
+# After the first batch (200, at once) history comes in larger ones: fewer round trips.
+HISTORY_BATCH = 500
 
 
 def import_history(account_id: int) -> bool:
@@ -170,13 +180,14 @@ def import_history(account_id: int) -> bool:
     def job() -> None:
         nonlocal more
         deadline = time.monotonic() + HISTORY_SECONDS_PER_TASK
-        with imap_session(account) as client:
+        # One thread fetches and parses the next batch while this one stores the last: it
+        # alone uses the IMAP connection meanwhile, and it touches no database.
+        with imap_session(account) as client, ThreadPoolExecutor(1, "history-fetch") as ahead:
             for state in FolderState.objects.filter(account=account, history_below__gt=1):
-                while state.importing:  # at least one batch per task, then while time lasts
-                    _import_batch(account, client, state)
-                    if time.monotonic() >= deadline:
-                        break
+                _import_folder(account, client, state, ahead, deadline)
                 more = more or state.importing
+            if not more:
+                history.apply_deferred_controls(account, client)
 
     outcome = run_exclusively(f"history:{account_id}", job)
     if outcome is Outcome.BUSY:
@@ -185,26 +196,50 @@ def import_history(account_id: int) -> bool:
     return more or outcome is Outcome.BUSY_NOTED
 
 
-def _import_batch(account: MailAccount, client, state: FolderState) -> None:
-    validity, messages, lowest, remaining = imap.fetch_history(
-        client, state.folder, below_uid=state.history_below
+def _import_folder(
+    account: MailAccount, client, state: FolderState, ahead: ThreadPoolExecutor, deadline: float
+) -> None:
+    """Import batches of one folder: at least one, then while time lasts."""
+    upcoming = ahead.submit(
+        history.fetch_batch, client, state.folder, state.history_below, HISTORY_BATCH
     )
-    if validity != state.uidvalidity:
+    try:
+        while upcoming is not None:
+            batch = upcoming.result()
+            upcoming = None
+            if batch.remaining and time.monotonic() < deadline:
+                upcoming = ahead.submit(
+                    history.fetch_batch, client, state.folder, batch.lowest, HISTORY_BATCH
+                )
+            _store_history_batch(account, state, batch)
+            if not state.importing:
+                break  # done, or renumbered: whatever was fetched ahead is not wanted
+    finally:
+        if upcoming is not None:
+            wait([upcoming])  # the connection is free again before anyone else uses it
+
+
+def _import_batch(account: MailAccount, client, state: FolderState) -> None:
+    _store_history_batch(
+        account, state, history.fetch_batch(client, state.folder, state.history_below)
+    )
+
+
+def _store_history_batch(account: MailAccount, state: FolderState, batch: history.Batch) -> None:
+    if batch.uidvalidity != state.uidvalidity:
         # Renumbered meanwhile: the live sync now fetches the whole folder again.
         state.history_below = 0
         state.save(update_fields=["history_below"])
         return
-    chats = set()
-    for fetched in messages:
-        message = ingest_fetched(account, state.folder, validity, fetched, push=False)
-        if message is not None:
-            chats.add(message.chat_id)
-    state.history_below = lowest if remaining else 0
-    state.history_done = min(state.history_total, state.history_done + len(messages))
-    state.save(update_fields=["history_below", "history_done"])
-    for chat in Chat.objects.filter(pk__in=chats):
-        events.push_chat(chat)
-    events.push_import_progress(account)
+    # The batch and the progress mark commit together: a batch cut short is done again.
+    with transaction.atomic():
+        result = history.ingest_batch(account, state.folder, batch)
+        state.history_controls = [*state.history_controls, *result.control_uids]
+        state.history_below = batch.lowest if batch.remaining else 0
+        state.history_done = min(state.history_total, state.history_done + len(batch.messages))
+        state.save(update_fields=["history_below", "history_done", "history_controls"])
+        events.push_chats(result.chat_ids)
+        events.push_import_progress(account)
 
 
 FULL_FLAG_SYNC_SECONDS = 300
@@ -310,7 +345,21 @@ def ingest_fetched(
         account=account, folder=folder, uidvalidity=uidvalidity, uid=fetched.uid
     ).exists():
         return None
-    parsed = parse_message(fetched.raw)
+    return ingest_parsed(
+        account, folder, uidvalidity, fetched, parse_message(fetched.raw), push=push
+    )
+
+
+def ingest_parsed(
+    account: MailAccount,
+    folder: str,
+    uidvalidity: int,
+    fetched: imap.FetchedMessage,
+    parsed: ParsedMessage,
+    *,
+    push: bool = True,
+) -> Message | None:
+    """ingest_fetched for a message already parsed and known to have no copy yet."""
     try:
         with transaction.atomic():
             message, created = ingest_message(
@@ -370,50 +419,28 @@ def ingest_message(
         return None, False
     sender = parsed.from_.addr if parsed.from_ else ""
     outgoing = sender == account.email
-    recipients = [a.addr for a in (*parsed.to, *parsed.cc)]
-    now = timezone.now()
-    sort_at = min(parsed.date or received_at or now, now)
-
+    sort_at = arrival_time(parsed, received_at)
     placement = chats.place(account, parsed, when=sort_at, raw=raw)
     chat = placement.chat
     # Kept, but hidden: no row, no push, no unread count (queries filter it out).
     hidden = not outgoing and requests.is_blocked(account.pk, sender)
     sort_at = _sort_after_parent(chat, parsed, sort_at, live=push)
-    # A messenger's reply starts with the quoted message; show it as a quote, not as text.
-    quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
-    if placement.change is not None:
-        quote, body = None, placement.change
-    message = Message.objects.create(
-        account=account,
-        chat=chat,
-        direction=Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
-        state=Message.State.SENT if outgoing else Message.State.RECEIVED,
-        message_id=parsed.message_id,
-        from_address=sender,
-        from_name=parsed.from_.name if parsed.from_ else "",
-        to_addresses=recipients,
-        subject=parsed.subject[:998],
-        text=body,
-        quote_text=quote or "",
-        folded_text=parsed.folded_text,
-        html=parsed.html or "",
-        is_chat=parsed.is_chat,
-        is_system=placement.change is not None,
-        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
-        references=list(parsed.references),
-        problem=(parsed.problem or "")[:300],
-        sent_at=parsed.date,
+    message = new_message(
+        account,
+        chat,
+        parsed,
+        change=placement.change,
         sort_at=sort_at,
-        seen=seen or outgoing,
-        is_partial=partial,
-        receipt_to="" if outgoing else (receipt_requested(parsed, account.email) or ""),
+        seen=seen,
+        partial=partial,
         receipt_sent=receipt_sent,
     )
+    message.save()
     if parsed.attachments:
         files.record(message, parsed)
     if outgoing:
         # We wrote there (from here or another client): known people, an accepted chat.
-        requests.remember_known(account, recipients)
+        requests.remember_known(account, message.to_addresses)
         requests.accept_chat(chat=chat)
     elif push and chat.archived and not chat.muted and not hidden:
         # As in Delta Chat, new mail brings an archived chat back unless it is muted.
@@ -426,6 +453,58 @@ def ingest_message(
         events.push_message(message)
         notify.notify_new_message(message)
     return message, True
+
+
+def arrival_time(parsed: ParsedMessage, received_at: datetime | None) -> datetime:
+    """When a message sorts in its chat before the parent rule: its Date, never the future."""
+    now = timezone.now()
+    return min(parsed.date or received_at or now, now)
+
+
+def new_message(
+    account: MailAccount,
+    chat: Chat,
+    parsed: ParsedMessage,
+    *,
+    change: str | None,
+    sort_at: datetime,
+    seen: bool,
+    partial: bool,
+    receipt_sent: bool = False,
+) -> Message:
+    """The unsaved row for a new incoming (or our own, found on the server) message."""
+    sender = parsed.from_.addr if parsed.from_ else ""
+    outgoing = sender == account.email
+    # A messenger's reply starts with the quoted message; show it as a quote, not as text.
+    quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
+    if change is not None:
+        quote, body = None, change
+    return Message(
+        account=account,
+        chat=chat,
+        direction=Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
+        state=Message.State.SENT if outgoing else Message.State.RECEIVED,
+        message_id=parsed.message_id,
+        from_address=sender,
+        from_name=parsed.from_.name if parsed.from_ else "",
+        to_addresses=[a.addr for a in (*parsed.to, *parsed.cc)],
+        subject=parsed.subject[:998],
+        text=body,
+        quote_text=quote or "",
+        folded_text=parsed.folded_text,
+        html=parsed.html or "",
+        is_chat=parsed.is_chat,
+        is_system=change is not None,
+        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
+        references=list(parsed.references),
+        problem=(parsed.problem or "")[:300],
+        sent_at=parsed.date,
+        sort_at=sort_at,
+        seen=seen or outgoing,
+        is_partial=partial,
+        receipt_to="" if outgoing else (receipt_requested(parsed, account.email) or ""),
+        receipt_sent=receipt_sent,
+    )
 
 
 def _sort_after_parent(chat: Chat, parsed: ParsedMessage, sort_at, *, live: bool):

@@ -57,6 +57,9 @@ def store_seen(account_id: int, message_ids: list[int], mdn_sent: list[int] | No
 def sync_all_mailboxes() -> None:
     for account_id in sync.active_mailbox_ids():
         queue_sync(account_id)
+    # A history import cut short by a restart goes on now, not when its task is redelivered.
+    for account_id in sync.mailboxes_with_history_left():
+        import_history.delay(account_id)
 
 
 @shared_task(autoretry_for=(MailError,), retry_backoff=5, retry_backoff_max=300, max_retries=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
@@ -40,7 +41,19 @@ def parse_address_list(value: str | None) -> tuple[Address, ...]:
     """Parse a raw To/Cc/From header value; garbage and empty group members are skipped."""
     if not value:
         return ()
-    value = unfold(fix_surrogates(str(value)))
+    value = str(value)
+    return _parse_cached(value) if len(value) <= 1000 else _parse(value)
+
+
+# The same few headers come again and again (every mail To: the mailbox's owner), and
+# the result is immutable.
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(value: str) -> tuple[Address, ...]:
+    return _parse(value)
+
+
+def _parse(value: str) -> tuple[Address, ...]:
+    value = unfold(fix_surrogates(value))
     result = []
     for name, addr in _getaddresses(value):
         addr = normalize_address(addr)

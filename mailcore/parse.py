@@ -7,6 +7,7 @@ import email.policy
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
@@ -38,6 +39,32 @@ _EXTRA_CHAT_HEADERS = {
     "autocrypt", "auto-submitted", "disposition-notification-to", "secure-join", "iroh-node-addr",
 }  # fmt: skip
 _CHAT_ID_PREFIX = "<chat$"
+
+
+class _CachingHeaderFactory(HeaderRegistry):
+    """The modern policy parses a header anew each time it is read, and the MIME walk reads
+    Content-Type about ten times per part; header objects are immutable, so keep them."""
+
+    MAX_ENTRIES = 4096
+    MAX_VALUE = 2000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict[tuple[str, str], object] = {}
+
+    def __call__(self, name: str, value: str):
+        if len(value) > self.MAX_VALUE:
+            return super().__call__(name, value)
+        key = (name, value)
+        header = self._cache.get(key)
+        if header is None:
+            if len(self._cache) >= self.MAX_ENTRIES:
+                self._cache.clear()
+            header = self._cache[key] = super().__call__(name, value)
+        return header
+
+
+_POLICY = email.policy.default.clone(header_factory=_CachingHeaderFactory())
 
 
 @dataclass(frozen=True)
@@ -92,7 +119,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if not raw.strip():
         return _headers_only(raw, None, PROBLEM_EMPTY)
     try:
-        msg = email.message_from_bytes(_repair_folding(raw), policy=email.policy.default)
+        msg = email.message_from_bytes(_repair_folding(raw), policy=_POLICY)
         headers = _first_headers(msg)
     except Exception:
         return _headers_only(raw, None, PROBLEM_UNREADABLE)
@@ -126,7 +153,7 @@ def attachment_payload(raw: bytes, index: int) -> bytes | None:
         return None
     try:
         raw = bytes(raw)
-        msg = email.message_from_bytes(_repair_folding(raw), policy=email.policy.default)
+        msg = email.message_from_bytes(_repair_folding(raw), policy=_POLICY)
         if not _first_headers(msg).keys() & _MAIL_HEADERS:
             return None
         if _safe_content_type(msg) == "multipart/encrypted":

@@ -335,6 +335,7 @@ def test_in_a_group_one_members_receipt_marks_our_message_read_a_strangers_does_
 
 def test_the_page_shows_queued_sent_and_read_ticks(make_person):
     alice = make_person("alice")
+    sync.sync_mailbox(alice.account.pk)  # what comes next is live mail, not history
     bob = add_mail_user("bob")
     chat = services.start_chat(user=alice.user, account=alice.account, address=bob.email)
     ours = delivery.send_message(user=alice.user, chat=chat, text="Ticks")
@@ -354,6 +355,7 @@ def test_the_page_shows_queued_sent_and_read_ticks(make_person):
 def test_delta_chats_receipt_for_several_messages_marks_each_read(make_person):
     # Delta Chat's own MDN (tests/fixtures/mail), acknowledging three messages in one.
     alice = make_person("alice")
+    sync.sync_mailbox(alice.account.pk)  # what comes next is live mail, not history
     carol = add_mail_user("carol")
     chat = services.start_chat(user=alice.user, account=alice.account, address=carol.email)
     ours = [delivery.send_message(user=alice.user, chat=chat, text=t) for t in "ABC"]
