@@ -137,6 +137,11 @@ class OffsetForm(forms.Form):
     which = forms.ChoiceField(
         choices=[(w, w) for w in ("main", "requests", "archived")], required=False
     )
+    filter = forms.ChoiceField(choices=[(f, f) for f in ("all", "chats", "email")], required=False)
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(max_length=200, required=False, strip=True)
 
 
 class FlagForm(forms.Form):
