@@ -20,7 +20,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import MailAccount, User
-from chat.models import Attachment, BlockedAddress, Chat, FolderState, Message
+from chat.models import Attachment, BlockedAddress, Chat, FolderState, KnownAddress, Message
 
 PAGE_SIZE = 100
 # Pages list a message's files; their bytes are only read when one is opened.
@@ -236,6 +236,22 @@ def chat_row(chat_id: int) -> Chat | None:
         .first()
     )
     return _with_unread([chat])[0] if chat else None
+
+
+KNOWN_ADDRESSES_LIMIT = 500
+
+
+def known_addresses(user: User) -> list[str]:
+    """Addresses the person's mailboxes wrote to or accepted, for suggestions; not blocked
+    ones. Bounded."""
+    rows = (
+        KnownAddress.objects.filter(account__user=user)
+        .exclude(_blocked("address"))
+        .order_by("address")
+        .values_list("address", flat=True)
+        .distinct()[:KNOWN_ADDRESSES_LIMIT]
+    )
+    return list(rows)
 
 
 SEARCH_MIN_LENGTH = 2

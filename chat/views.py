@@ -302,7 +302,11 @@ def chat_new(request: HttpRequest) -> HttpResponse:
             address=form.cleaned_data["address"],
         )
         return redirect("chat:chat_detail", chat_id=chat.pk)
-    return render(request, "chat/new_chat.html", {"form": form})
+    return render(
+        request,
+        "chat/new_chat.html",
+        {"form": form, "known": queries.known_addresses(request.user)},
+    )
 
 
 @login_required
@@ -316,7 +320,11 @@ def group_new(request: HttpRequest) -> HttpResponse:
             addresses=form.cleaned_data["members"],
         )
         return redirect("chat:chat_detail", chat_id=chat.pk)
-    return render(request, "chat/new_group.html", {"form": form})
+    return render(
+        request,
+        "chat/new_group.html",
+        {"form": form, "known": queries.known_addresses(request.user)},
+    )
 
 
 @login_required

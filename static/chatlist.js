@@ -50,3 +50,15 @@
     setTimeout(function () { target.classList.remove("found"); }, 4000);
   });
 })();
+
+// New group: a suggested address is added to the members field on click.
+document.addEventListener("click", function (evt) {
+  var button = evt.target.closest && evt.target.closest("button.add-member");
+  if (!button) return;
+  var field = button.form && button.form.querySelector("textarea[name=members]");
+  if (!field) return;
+  var have = field.value.split(/[\s,;]+/).filter(Boolean);
+  if (have.indexOf(button.dataset.address) === -1) have.push(button.dataset.address);
+  field.value = have.join("\n");
+  field.focus();
+});

@@ -244,3 +244,44 @@ def test_the_contact_page_shows_the_address_and_offers_block(make_person):
     client.post(f"/chats/{chat.pk}/block/")
     page = client.get(f"/chats/{chat.pk}/contact/").content.decode()
     assert "Blocked" in page and "Unblock on the mailbox page" in page
+
+
+def test_new_chat_suggests_known_addresses_and_explains_a_bad_one(make_person):
+    from chat.requests import remember_known
+
+    alice = make_person("alice")
+    mallory = make_person("mallory")
+    remember_known(alice.account, ["bob@example.org"])
+    remember_known(mallory.account, ["mallorys-friend@example.org"])
+    client = _client(alice)
+    page = client.get("/chats/new/").content.decode()
+    assert '<option value="bob@example.org">' in page and "mallorys-friend" not in page
+    response = client.post(
+        "/chats/new/", {"address": "bob at example", "account": alice.account.pk}
+    )
+    assert response.status_code == 200
+    assert "That is not an email address" in response.content.decode()
+    assert 'value="bob at example"' in response.content.decode()  # what was typed stays
+    assert not Chat.objects.filter(account=alice.account).exists()
+
+
+def test_a_new_group_drops_repeated_members_and_ourselves(make_person):
+    alice = make_person("alice")
+    client = _client(alice)
+    own = alice.account.email
+    response = client.post(
+        "/chats/new-group/",
+        {"name": "Solo", "members": own.upper(), "account": alice.account.pk},
+    )
+    assert "Add at least one member besides yourself." in response.content.decode()
+    response = client.post(
+        "/chats/new-group/",
+        {
+            "name": "Team",
+            "members": f"bob@example.org, Bob@example.org\n{own}",
+            "account": alice.account.pk,
+        },
+    )
+    group = Chat.objects.get(account=alice.account, kind="group")
+    assert response.status_code == 302 and group.name == "Team"
+    assert [m.address for m in group.current_members] == ["bob@example.org"]
