@@ -85,11 +85,13 @@ def _send_chat_row(chat_pk: int) -> None:
 def _row_html(row: Chat) -> str:
     """The chat's row for the list it belongs in (the page moves it there), or its
     removal when its mail is hidden; and the counts of requests and archived chats."""
+    return _row_only(row) + _list_entries(row.account.user_id)
+
+
+def _row_only(row: Chat) -> str:
     if row.hidden:
-        html = _row_removal(row.pk)
-    else:
-        html = render_to_string("chat/_chat_row.html", {"chat": row, "push": True})
-    return html + _list_entries(row.account.user_id)
+        return _row_removal(row.pk)
+    return render_to_string("chat/_chat_row.html", {"chat": row, "push": True})
 
 
 def _row_removal(chat_pk: int) -> str:
@@ -106,10 +108,9 @@ def _list_entries(user_id: int) -> str:
 def _send_chat_rows(chat_pks: list[int]) -> None:
     by_user: dict[int, list[str]] = {}
     for row in queries.chat_rows(chat_pks):
-        html = render_to_string("chat/_chat_row.html", {"chat": row, "push": True})
-        by_user.setdefault(row.account.user_id, []).append(html)
+        by_user.setdefault(row.account.user_id, []).append(_row_only(row))
     for user_id, rows in by_user.items():
-        _send(user_id, "".join(rows))
+        _send(user_id, "".join(rows) + _list_entries(user_id))
 
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,15 @@ class ComposeForm(forms.Form):
 
 
 class NewChatForm(forms.Form):
-    address = forms.EmailField(label="Email address")
+    address = forms.EmailField(
+        label="Email address",
+        error_messages={
+            "invalid": "That is not an email address (it looks like name@example.org)."
+        },
+        widget=forms.EmailInput(
+            attrs={"list": "known-addresses", "autofocus": True, "autocomplete": "off"}
+        ),
+    )
     account = forms.ModelChoiceField(
         queryset=MailAccount.objects.none(), label="From mailbox", empty_label=None
     )
@@ -74,7 +82,9 @@ class NewChatForm(forms.Form):
 
 
 class NewGroupForm(forms.Form):
-    name = forms.CharField(label="Group name", max_length=200)
+    name = forms.CharField(
+        label="Group name", max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+    )
     members = forms.CharField(
         label="Members' email addresses",
         help_text="One per line, or separated by commas.",
@@ -95,7 +105,16 @@ class NewGroupForm(forms.Form):
             raise forms.ValidationError(f"Not an email address: {', '.join(bad)}")
         if not raw:
             raise forms.ValidationError("Add at least one member.")
-        return raw
+        return list(dict.fromkeys(a.lower() for a in raw))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        account, members = data.get("account"), data.get("members")
+        if account and members and account.email.lower() in members:
+            members.remove(account.email.lower())
+            if not members:
+                self.add_error("members", "Add at least one member besides yourself.")
+        return data
 
 
 class ReactionForm(forms.Form):
@@ -103,7 +122,9 @@ class ReactionForm(forms.Form):
 
 
 class GroupNameForm(forms.Form):
-    name = forms.CharField(label="Group name", max_length=200)
+    name = forms.CharField(
+        label="Group name", max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+    )
 
 
 class MemberForm(forms.Form):
@@ -137,6 +158,11 @@ class OffsetForm(forms.Form):
     which = forms.ChoiceField(
         choices=[(w, w) for w in ("main", "requests", "archived")], required=False
     )
+    filter = forms.ChoiceField(choices=[(f, f) for f in ("all", "chats", "email")], required=False)
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(max_length=200, required=False, strip=True)
 
 
 class FlagForm(forms.Form):

@@ -16,10 +16,11 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import MailAccount, User
-from chat.models import Attachment, BlockedAddress, Chat, FolderState, Message
+from chat.models import Attachment, BlockedAddress, Chat, FolderState, KnownAddress, Message
 
 PAGE_SIZE = 100
 # Pages list a message's files; their bytes are only read when one is opened.
@@ -47,6 +48,14 @@ def get_chat_for_user(user: User, chat_id: int) -> Chat:
         pk=chat_id,
         account__user=user,
     )
+
+
+def get_single_chat_for_user(user: User, chat_id: int) -> Chat:
+    """A one-to-one chat (its contact's page); 404 for groups and anything not owned."""
+    chat = get_chat_for_user(user, chat_id)
+    if chat.is_group:
+        raise Http404("not a one-to-one chat")
+    return chat
 
 
 def get_group_avatar_for_user(user: User, chat_id: int) -> Chat:
@@ -137,68 +146,168 @@ def _with_unread(chats: list[Chat]) -> list[Chat]:
 # The three lists a person's chats fall into (hidden ones are in none).
 MAIN, REQUESTS, ARCHIVED = "main", "requests", "archived"
 LISTS = (MAIN, REQUESTS, ARCHIVED)
+# What a list shows: everything, chats (Chat-Version mail), or plain email.
+ALL, CHATS, EMAIL = "all", "chats", "email"
+FILTERS = (ALL, CHATS, EMAIL)
 
 
-def _in_list(user: User, which: str) -> QuerySet[Chat]:
+def _is_chat() -> Exists:
+    """A chat is a chat (not plain email) once any of its messages carried Chat-Version."""
+    return Exists(Message.objects.filter(chat=OuterRef("pk"), is_chat=True))
+
+
+def _in_list(user: User, which: str, kind: str = ALL) -> QuerySet[Chat]:
     chats = _visible(Chat.objects.filter(account__user=user))
+    if kind == CHATS:
+        chats = chats.filter(_is_chat())
+    elif kind == EMAIL:
+        chats = chats.exclude(_is_chat())
     if which == REQUESTS:
         return chats.filter(is_request=True)
     return chats.filter(is_request=False, archived=which == ARCHIVED)
 
 
+def _rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
+    """What a chat row shows: its last message with its files, and whether it is a chat."""
+    return (
+        chats.select_related("last_message", "account")
+        .prefetch_related(
+            Prefetch("last_message__attachments", queryset=Attachment.objects.defer("data"))
+        )
+        .defer("avatar")
+        .annotate(is_chat=_is_chat())
+    )
+
+
 def chat_list(
-    user: User, *, which: str = MAIN, offset: int = 0, limit: int = CHAT_PAGE_SIZE
+    user: User,
+    *,
+    which: str = MAIN,
+    kind: str = ALL,
+    offset: int = 0,
+    limit: int = CHAT_PAGE_SIZE,
 ) -> list[Chat]:
     """A page of one of the person's chat lists, pinned chats first, then by most recent
     activity, with unread counts."""
-    page = (
-        _in_list(user, which)
-        .select_related("last_message", "account")
-        .defer("avatar")
-        .order_by("-pinned", "-last_activity_at", "-pk")[offset : offset + limit]
-    )
+    page = _rows(_in_list(user, which, kind)).order_by("-pinned", "-last_activity_at", "-pk")[
+        offset : offset + limit
+    ]
     return _with_unread(list(page))
 
 
-def chat_count(user: User, which: str = MAIN) -> int:
-    return _in_list(user, which).count()
+def chat_count(user: User, which: str = MAIN, kind: str = ALL) -> int:
+    return _in_list(user, which, kind).count()
 
 
 @dataclass(frozen=True)
 class ListCounts:
     requests: int
     archived: int
+    unread: int = 0  # unread messages in unmuted accepted chats: the tab title's number
 
 
 def list_counts(user: User) -> ListCounts:
-    """How many chats wait behind the "Contact requests" and "Archived" entries."""
+    """How many chats wait behind the "Contact requests" and "Archived" entries, and how
+    many messages are unread in chats that are neither muted nor requests."""
     counts = _visible(Chat.objects.filter(account__user=user)).aggregate(
         requests=Count("pk", filter=Q(is_request=True)),
         archived=Count("pk", filter=Q(is_request=False, archived=True)),
     )
-    return ListCounts(requests=counts["requests"], archived=counts["archived"])
+    unread = visible_messages(
+        Message.objects.filter(
+            chat__in=_visible(
+                Chat.objects.filter(account__user=user, is_request=False, muted=False)
+            ),
+            direction="in",
+            seen=False,
+        )
+    ).count()
+    return ListCounts(requests=counts["requests"], archived=counts["archived"], unread=unread)
 
 
 def chat_row(chat_id: int) -> Chat | None:
     """One chat for a pushed row; `hidden` says it belongs in no list."""
-    chat = (
-        Chat.objects.select_related("last_message", "account")
-        .defer("avatar")
-        .annotate(
-            hidden=_flag(_peer_blocked() | (Q(is_request=True) & _blocked("requested_by"))),
-        )
-        .filter(pk=chat_id)
-        .first()
-    )
+    chat = _pushed_rows(Chat.objects.filter(pk=chat_id)).first()
     return _with_unread([chat])[0] if chat else None
 
 
 def chat_rows(chat_ids: list[int]) -> list[Chat]:
-    """Several chat rows (for one push) with two queries."""
+    """Several chats for one push of their rows, as chat_row, with a fixed number of queries."""
     if not chat_ids:
         return []
-    chats = Chat.objects.select_related("last_message", "account").filter(pk__in=chat_ids)
-    return _with_unread(list(chats))
+    return _with_unread(list(_pushed_rows(Chat.objects.filter(pk__in=chat_ids))))
+
+
+def _pushed_rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
+    return _rows(chats).annotate(
+        hidden=_flag(_peer_blocked() | (Q(is_request=True) & _blocked("requested_by"))),
+    )
+
+
+KNOWN_ADDRESSES_LIMIT = 500
+
+
+def known_addresses(user: User) -> list[str]:
+    """Addresses the person's mailboxes wrote to or accepted, for suggestions; not blocked
+    ones. Bounded."""
+    rows = (
+        KnownAddress.objects.filter(account__user=user)
+        .exclude(_blocked("address"))
+        .order_by("address")
+        .values_list("address", flat=True)
+        .distinct()[:KNOWN_ADDRESSES_LIMIT]
+    )
+    return list(rows)
+
+
+SEARCH_MIN_LENGTH = 2
+SEARCH_CHATS_LIMIT = 20
+SEARCH_MESSAGES_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    chats: list[Chat]
+    messages: list[Message]
+    more_messages: bool  # the bound cut some off
+
+
+def search(user: User, query: str) -> SearchResults:
+    """Chats whose name or address, and messages whose text or subject, contain `query`:
+    only in the person's own mailboxes and only what their lists would show (nothing of
+    blocked addresses). Bounded; newest messages first."""
+    query = query.strip()
+    if len(query) < SEARCH_MIN_LENGTH:
+        return SearchResults(query=query, chats=[], messages=[], more_messages=False)
+    visible = _visible(Chat.objects.filter(account__user=user))
+    chats = _with_unread(
+        list(
+            _rows(
+                visible.filter(Q(name__icontains=query) | Q(peer_address__icontains=query))
+            ).order_by("-pinned", "-last_activity_at", "-pk")[:SEARCH_CHATS_LIMIT]
+        )
+    )
+    messages = list(
+        visible_messages(
+            Message.objects.filter(
+                account__user=user,
+                chat__in=visible,
+                is_control=False,
+                is_deleted=False,
+            )
+        )
+        .filter(Q(text__icontains=query) | Q(subject__icontains=query))
+        .select_related("chat")
+        .defer("chat__avatar", "html", "raw_outgoing", "folded_text")
+        .order_by("-sort_at", "-pk")[: SEARCH_MESSAGES_LIMIT + 1]
+    )
+    return SearchResults(
+        query=query,
+        chats=chats,
+        messages=messages[:SEARCH_MESSAGES_LIMIT],
+        more_messages=len(messages) > SEARCH_MESSAGES_LIMIT,
+    )
 
 
 # A change is stamped before its transaction commits, so a page rendered in between can

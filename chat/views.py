@@ -22,6 +22,7 @@ from chat.forms import (
     NewGroupForm,
     OffsetForm,
     ReactionForm,
+    SearchForm,
 )
 from mailcore.errors import MailError
 
@@ -30,7 +31,7 @@ from mailcore.errors import MailError
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.mail_accounts.exists():
         return redirect("accounts:mailbox_new")
-    return render(request, "chat/home.html", _sidebar(request.user))
+    return render(request, "chat/home.html", _sidebar(request.user, kind=_kind(request)))
 
 
 LIST_IDS = {
@@ -40,15 +41,27 @@ LIST_IDS = {
 }
 
 
-def _sidebar(user, which: str = queries.MAIN) -> dict:
+FILTER_LABELS = ((queries.ALL, "All"), (queries.CHATS, "Chats"), (queries.EMAIL, "Email"))
+
+
+def _kind(request: HttpRequest) -> str:
+    """The list filter a page asked for (`?filter=`): all, chats or email."""
+    kind = request.GET.get("filter", queries.ALL)
+    return kind if kind in queries.FILTERS else queries.ALL
+
+
+def _sidebar(user, which: str = queries.MAIN, kind: str = queries.ALL) -> dict:
     """What the chat list column shows on every chat page: one of the three lists."""
-    chats = queries.chat_list(user, which=which)
+    chats = queries.chat_list(user, which=which, kind=kind)
     return {
         "chats": chats,
         "which": which,
+        "kind": kind,
+        "filters": FILTER_LABELS,
         "list_id": LIST_IDS[which],
-        "counts": queries.list_counts(user) if which == queries.MAIN else None,
-        "more_offset": len(chats) if queries.chat_count(user, which) > len(chats) else None,
+        "counts": queries.list_counts(user),
+        "more_offset": len(chats) if queries.chat_count(user, which, kind) > len(chats) else None,
+        "search_min_length": queries.SEARCH_MIN_LENGTH,
         "imports": queries.imports_running(user),
         "troubled": queries.mailboxes_needing_attention(user),
     }
@@ -57,13 +70,40 @@ def _sidebar(user, which: str = queries.MAIN) -> dict:
 @login_required
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/home.html", _sidebar(request.user, queries.REQUESTS))
+    return render(
+        request, "chat/home.html", _sidebar(request.user, queries.REQUESTS, _kind(request))
+    )
 
 
 @login_required
 @require_GET
 def archived_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/home.html", _sidebar(request.user, queries.ARCHIVED))
+    return render(
+        request, "chat/home.html", _sidebar(request.user, queries.ARCHIVED, _kind(request))
+    )
+
+
+@login_required
+@require_GET
+def chat_search(request: HttpRequest) -> HttpResponse:
+    """Chats and messages matching `q`: the results fragment for htmx, else the page."""
+    form = SearchForm(request.GET)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    context = {
+        "search": queries.search(request.user, query),
+        "min_length": queries.SEARCH_MIN_LENGTH,
+    }
+    if request.htmx:
+        return render(request, "chat/_search_results.html", context)
+    return render(request, "chat/home.html", {**_sidebar(request.user), **context})
+
+
+@login_required
+@require_GET
+def contact_info(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """A one-to-one chat's other person: address, name, block, back to the chat."""
+    chat = queries.get_single_chat_for_user(request.user, chat_id)
+    return render(request, "chat/contact.html", {"chat": chat})
 
 
 def _list_of(chat) -> str:
@@ -81,7 +121,7 @@ def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
         request,
         "chat/home.html",
         {
-            **_sidebar(request.user, _list_of(chat)),
+            **_sidebar(request.user, _list_of(chat), _kind(request)),
             "chat": chat,
             "since": _epoch_ms(rendered_at),
             **_composer_context(),
@@ -105,8 +145,9 @@ def chat_list(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("bad offset or list")
     offset = form.cleaned_data["offset"] or 0
     which = form.cleaned_data["which"] or queries.MAIN
-    chats = queries.chat_list(request.user, which=which, offset=offset)
-    total = queries.chat_count(request.user, which)
+    kind = form.cleaned_data["filter"] or queries.ALL
+    chats = queries.chat_list(request.user, which=which, kind=kind, offset=offset)
+    total = queries.chat_count(request.user, which, kind)
     more = offset + len(chats) if total > offset + len(chats) else None
     return render(
         request,
@@ -115,7 +156,8 @@ def chat_list(request: HttpRequest) -> HttpResponse:
             "chats": chats,
             "push": True,
             "which": which,
-            "counts": queries.list_counts(request.user) if which == queries.MAIN else None,
+            "kind": kind,
+            "counts": queries.list_counts(request.user),
             "more_offset": more,
             "paging": offset > 0,
         },
@@ -260,7 +302,11 @@ def chat_new(request: HttpRequest) -> HttpResponse:
             address=form.cleaned_data["address"],
         )
         return redirect("chat:chat_detail", chat_id=chat.pk)
-    return render(request, "chat/new_chat.html", {"form": form})
+    return render(
+        request,
+        "chat/new_chat.html",
+        {"form": form, "known": queries.known_addresses(request.user)},
+    )
 
 
 @login_required
@@ -274,7 +320,11 @@ def group_new(request: HttpRequest) -> HttpResponse:
             addresses=form.cleaned_data["members"],
         )
         return redirect("chat:chat_detail", chat_id=chat.pk)
-    return render(request, "chat/new_group.html", {"form": form})
+    return render(
+        request,
+        "chat/new_group.html",
+        {"form": form, "known": queries.known_addresses(request.user)},
+    )
 
 
 @login_required

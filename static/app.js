@@ -54,7 +54,8 @@
 
   function scrollToEnd() {
     var box = messagesBox();
-    if (box) box.scrollTop = box.scrollHeight;
+    // data-hold: a search hit is on screen (chatlist.js) until the person scrolls.
+    if (box && !box.dataset.hold) box.scrollTop = box.scrollHeight;
   }
 
   function lastMessagePk() {
@@ -66,8 +67,10 @@
   }
 
   function updateTitle() {
-    var total = 0;
-    document.querySelectorAll("#chat-list .chat-row:not(.muted) .badge").forEach(function (b) { total += Number(b.textContent) || 0; });
+    // The server counts every unmuted chat (also those beyond the first page of rows).
+    var entries = document.getElementById("list-entries");
+    if (!entries) return;
+    var total = Number(entries.dataset.unread) || 0;
     var base = document.title.replace(/^\(\d+\) /, "");
     document.title = total ? "(" + total + ") " + base : base;
   }

@@ -9,11 +9,15 @@ their numbers are ids and counts, and localizing each one costs a format lookup.
 
 from __future__ import annotations
 
+import re
+import zlib
 from datetime import datetime
 from functools import lru_cache
 
 from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from mailcore import text
@@ -89,3 +93,109 @@ def duration(milliseconds: int | None) -> str:
     """A voice message's length as m:ss."""
     seconds = round((milliseconds or 0) / 1000)
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+AVATAR_COLOURS = 12  # avatar-0 … avatar-11 in static/chatlist.css
+
+
+@register.filter(is_safe=True)
+def avatar_colour(key: str) -> str:
+    """A class naming one of the avatar colours, the same for an address every time."""
+    return f"avatar-{zlib.crc32(str(key).strip().lower().encode()) % AVATAR_COLOURS}"
+
+
+@register.filter
+def initials(title: str) -> str:
+    """One or two letters for an avatar: of the first two words of a name, or the first
+    letter of an address."""
+    title = str(title).strip()
+    is_address = "@" in title and " " not in title
+    if is_address:
+        title = title.split("@", 1)[0]
+    words = [w for w in re.split(r"[\s._-]+", title) if w[:1].isalnum()]
+    if not words:
+        return "?"
+    if is_address or len(words) == 1:
+        return words[0][0].upper()
+    return (words[0][0] + words[1][0]).upper()
+
+
+@register.simple_tag
+def chat_preview(chat) -> str:
+    """What a chat row says about its last message: "You: " for ours, files by kind, the
+    subject of a plain email without text."""
+    message = chat.last_message
+    if message is None:
+        return ""
+    if message.is_deleted:
+        body = "Message deleted"
+    else:
+        body = " ".join(str(message.text or message.subject).split())
+        files = list(message.attachments.all())
+        if files:
+            first = files[0]
+            if first.is_voice:
+                label = "🎤 Voice message"
+            elif first.is_image:
+                label = "🖼 Photo"
+            else:
+                label = f"📎 {first.filename}"
+            body = f"{label} {body}" if body and not first.is_voice else label
+    if message.is_system:
+        return body
+    if message.direction == "out":
+        return f"You: {body}"
+    if chat.is_group and message.from_address:
+        sender = message.from_name.split(" ")[0] if message.from_name else message.from_address
+        return f"{sender}: {body}"
+    return body
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@register.filter(expects_localtime=True, is_safe=True)
+def list_time(value: datetime | None) -> str:
+    """A chat row's time as messengers show it: 14:05 today, "Yesterday", the weekday
+    within a week, "5 Mar" this year, else 2025-03-05."""
+    if not isinstance(value, datetime):
+        return ""
+    today = timezone.localtime().date()
+    day = value.date()
+    days = (today - day).days
+    if days <= 0:
+        return f"{value:%H:%M}"
+    if days == 1:
+        return "Yesterday"
+    if days < 7:
+        return _WEEKDAYS[day.weekday()]
+    if day.year == today.year:
+        return f"{day.day} {_MONTHS[day.month - 1]}"
+    return f"{day:%Y-%m-%d}"
+
+
+@register.filter(needs_autoescape=True)
+def highlight(value: str, query: str, autoescape: bool = True) -> SafeString:
+    """A snippet of `value` around the first match of `query`, escaped, the match in <mark>."""
+    value = " ".join(str(value).split())
+    at = value.lower().find(str(query).lower()) if query else -1
+    if at < 0:
+        return mark_safe(escape(value[:SNIPPET] + ("…" if len(value) > SNIPPET else "")))
+    start = max(0, at - SNIPPET // 3)
+    end = min(len(value), at + len(query) + SNIPPET)
+    before, match, after = (
+        value[start:at],
+        value[at : at + len(query)],
+        value[at + len(query) : end],
+    )
+    return mark_safe(
+        ("…" if start else "")
+        + escape(before)
+        + f"<mark>{escape(match)}</mark>"
+        + escape(after)
+        + ("…" if end < len(value) else "")
+    )
+
+
+SNIPPET = 90

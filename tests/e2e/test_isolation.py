@@ -42,6 +42,7 @@ def test_another_person_gets_404_on_every_url_of_the_first(make_person, live_sta
         f"/chats/{chat.pk}/",
         f"/chats/{chat.pk}/messages/?after=0",
         f"/chats/{chat.pk}/avatar/",
+        f"/chats/{chat.pk}/contact/",
         f"/messages/{message.pk}/",
         f"/accounts/mailboxes/{alice.account.pk}/",
     ):
@@ -64,6 +65,9 @@ def test_another_person_gets_404_on_every_url_of_the_first(make_person, live_sta
         assert client.post(url, {"text": "x", "on": "1"}).status_code == 404, url
     body = client.get("/").content.decode()
     assert "private words" not in body and outsider.email not in body
+    for query in ("private", "friend", "Hi"):
+        found = client.get(f"/chats/search/?q={query}").content.decode()
+        assert "private words" not in found and outsider.email not in found, query
     assert Message.objects.filter(account=alice.account).count() == 1  # nothing was sent or removed
     chat.refresh_from_db()
     assert chat.is_request and not (chat.muted or chat.archived or chat.pinned)
