@@ -24,6 +24,8 @@ SHELL = (
     "app.css",
     "app.js",
     "message-actions.js",
+    "conversation.css",
+    "conversation.js",
     "pwa.js",
     "vendor/htmx-2.0.11.min.js",
     "vendor/htmx-ext-ws-2.0.4.js",

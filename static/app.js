@@ -52,9 +52,10 @@
 
   function nearBottom(box) { return box.scrollHeight - box.scrollTop - box.clientHeight < 120; }
 
+  // Not while the reader is held further up (the unread line, a quote: conversation.js).
   function scrollToEnd() {
     var box = messagesBox();
-    if (box) box.scrollTop = box.scrollHeight;
+    if (box && !box.dataset.hold) box.scrollTop = box.scrollHeight;
   }
 
   function lastMessagePk() {
