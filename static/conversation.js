@@ -64,15 +64,46 @@
     stale.forEach(function (sep) { sep.remove(); });
   }
 
+  function order(m) { return [Number(m.dataset.at), Number(m.dataset.pk)]; }
+  function earlier(a, b) { return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]); }
+
+  // Upserts are appended at the end: put each where it belongs in time. One older than
+  // the oldest page shown (a catch-up reports changes to those too) waits for its page.
+  function placeRows(b) {
+    var oldest = b.dataset.oldest && b.querySelector(":scope > .older") ? b.dataset.oldest.split(",").map(Number) : null;
+    var prev = null;
+    Array.from(b.querySelectorAll(":scope > .msg[data-at]")).forEach(function (m) {
+      var key = order(m);
+      if (oldest && earlier(key, oldest)) { m.remove(); return; }
+      if (prev && earlier(key, order(prev))) {
+        var spot = prev;
+        while (spot.previousElementSibling && !(isA(spot.previousElementSibling, "msg") && !earlier(key, order(spot.previousElementSibling)))) {
+          spot = spot.previousElementSibling;
+          if (isA(spot, "older")) { spot = spot.nextElementSibling; break; }
+        }
+        b.insertBefore(m, spot);
+        return;
+      }
+      prev = m;
+    });
+  }
+
+  function markOldest(b) {
+    var first = b.querySelector(":scope > .msg[data-at]");
+    if (first) b.dataset.oldest = order(first).join(",");
+  }
+
   var observer = new MutationObserver(function () {
     var b = box();
     if (b) tidy(b);
   });
   function tidy(b) {
     observer.disconnect();
+    placeRows(b);
     regroup(b);
     observer.takeRecords();
-    observer.observe(b, { childList: true });
+    // Classes too: htmx settles a swapped row's classes after the swap.
+    observer.observe(b, { childList: true, subtree: true, attributes: true, attributeFilter: ["class"] });
   }
 
   // Holding keeps app.js from scrolling to the end while the reader looks further up.
@@ -103,7 +134,7 @@
         return r.text();
       })
       .then(function (html) {
-        var anchor = sentinel.nextElementSibling;
+        var anchor = b.querySelector(":scope > .msg"); // not a day line: those stick
         var top = anchor ? anchor.getBoundingClientRect().top : 0;
         var tpl = document.createElement("template");
         tpl.innerHTML = html;
@@ -114,6 +145,7 @@
         var nodes = Array.from(tpl.content.children);
         observer.disconnect();
         sentinel.replaceWith(tpl.content);
+        markOldest(b);
         nodes.forEach(function (n) { htmx.process(n); });
         tidy(b);
         // Keep what the reader looked at where it was.
@@ -178,7 +210,8 @@
       b.insertBefore(line, row);
       tidy(b);
       var day = line.previousElementSibling;
-      b.scrollTop = Math.max(0, (isA(day, "day-sep") ? day : line).offsetTop - b.offsetTop - 8);
+      var top = (isA(day, "day-sep") ? day : line).getBoundingClientRect().top;
+      b.scrollTop += top - b.getBoundingClientRect().top - 8;
       if (!nearBottom(b)) hold(b, true);
     });
   }
@@ -398,15 +431,15 @@
   document.addEventListener("DOMContentLoaded", function () {
     var b = box();
     if (!b) return;
+    markOldest(b);
     tidy(b);
     var form = composer();
     if (form) restoreDraft(form);
     b.addEventListener("scroll", function () {
-      if (nearBottom(b)) {
-        hold(b, false);
-        var p = pill();
-        if (p) p.hidden = true;
-      }
+      var end = nearBottom(b);
+      hold(b, !end); // reading further up: nothing yanks the view to the end
+      var p = pill();
+      if (end && p) p.hidden = true;
       loadIfNearTop(b);
     }, { passive: true });
     showUnread(b);
