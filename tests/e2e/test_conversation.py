@@ -134,6 +134,7 @@ def test_a_quote_jumps_to_its_message_even_when_it_is_not_loaded_yet(make_person
     original = page.locator(".msg").filter(
         has=page.locator(".text", has_text=re.compile(r"^old message 10$"))
     )
+    page.wait_for_load_state("networkidle")  # the socket's catch-up re-renders rows
     expect(original).to_have_count(0)  # beyond the first page
     page.locator(".msg", has_text="as I said").locator(".quote").click()
     expect(original).to_have_count(1)
