@@ -141,9 +141,11 @@ def _is_email(value: str) -> bool:
 
 class AfterForm(forms.Form):
     """The reconnect cursor: the newest message id the page shows, and when (server time,
-    ms since the epoch) the page last caught up."""
+    ms since the epoch) the page last caught up; or `before`, the oldest message id it
+    shows, for the page of older messages above it."""
 
     after = forms.IntegerField(min_value=0, required=False)
+    before = forms.IntegerField(min_value=1, required=False)
     since = forms.IntegerField(min_value=0, max_value=253_402_300_799_999, required=False)
 
     def changed_since(self) -> datetime | None:

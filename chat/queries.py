@@ -14,6 +14,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
 )
 from django.http import Http404
@@ -315,35 +316,71 @@ def search(user: User, query: str) -> SearchResults:
 CHANGE_MARGIN = timedelta(seconds=10)
 
 
+def _message_rows(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Messages as rows render them: chat, reactions, files without bytes, and the pk of
+    the message a reply quotes (when it is stored), for jumping to it."""
+    quoted = Message.objects.filter(
+        account_id=OuterRef("account_id"), message_id=OuterRef("in_reply_to"), is_control=False
+    ).values("pk")[:1]
+    return (
+        messages.select_related("chat")
+        .defer("chat__avatar")
+        .prefetch_related("reactions", FILES_WITHOUT_BYTES)
+        .annotate(reply_pk=Subquery(quoted))
+    )
+
+
+def _shown(chat: Chat) -> QuerySet[Message]:
+    return _message_rows(visible_messages(chat.messages.filter(is_control=False)))
+
+
 def conversation(
     chat: Chat, *, after: int | None = None, changed_since: datetime | None = None
 ) -> list[Message]:
     """The latest page of a chat in display order; or, for a page catching up, everything
     newer than message `after` plus what changed since `changed_since`."""
-    messages = (
-        visible_messages(chat.messages.filter(is_control=False))
-        .select_related("chat")
-        .defer("chat__avatar")
-        .prefetch_related("reactions", FILES_WITHOUT_BYTES)
+    if after is None:
+        return conversation_page(chat).messages
+    missed = Q(pk__gt=after)
+    if changed_since is not None:
+        missed |= Q(updated_at__gte=changed_since - CHANGE_MARGIN)
+    return list(_shown(chat).filter(missed).order_by("sort_at", "pk"))
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    messages: list[Message]  # in display order, oldest first
+    older: int | None  # the cursor (`before`) for the page above this one, if there is one
+
+
+def conversation_page(
+    chat: Chat, *, before: int | None = None, size: int | None = None
+) -> ConversationPage:
+    """The latest page of a chat, or the page just older than message `before`."""
+    size = size or PAGE_SIZE
+    messages = _shown(chat)
+    if before is not None:
+        # The cursor's own position in display order; a pk from another chat matches nothing.
+        at = Subquery(chat.messages.filter(pk=before).values("sort_at")[:1])
+        messages = messages.filter(Q(sort_at__lt=at) | Q(sort_at=at, pk__lt=before))
+    rows = list(messages.order_by("-sort_at", "-pk")[: size + 1])
+    page = rows[:size]
+    page.reverse()
+    return ConversationPage(messages=page, older=page[0].pk if len(rows) > size else None)
+
+
+def first_unread_pk(chat: Chat) -> int | None:
+    """The oldest shown incoming message not yet seen, where the "Unread messages" line goes."""
+    return (
+        visible_messages(chat.messages.filter(is_control=False, direction="in", seen=False))
+        .order_by("sort_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
     )
-    if after is not None:
-        missed = Q(pk__gt=after)
-        if changed_since is not None:
-            missed |= Q(updated_at__gte=changed_since - CHANGE_MARGIN)
-        return list(messages.filter(missed).order_by("sort_at", "pk"))
-    latest = list(messages.order_by("-sort_at", "-pk")[:PAGE_SIZE])
-    latest.reverse()
-    return latest
 
 
 def message_for_push(message_id: int) -> Message | None:
-    return (
-        Message.objects.select_related("chat")
-        .defer("chat__avatar")
-        .prefetch_related("reactions", FILES_WITHOUT_BYTES)
-        .filter(pk=message_id)
-        .first()
-    )
+    return _message_rows(Message.objects.filter(pk=message_id)).first()
 
 
 @dataclass(frozen=True)

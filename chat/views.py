@@ -116,7 +116,9 @@ def _list_of(chat) -> str:
 def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
     chat = queries.get_chat_for_user(request.user, chat_id)
     rendered_at = timezone.now()
+    first_unread = None if chat.is_request else queries.first_unread_pk(chat)
     services.mark_chat_read(chat=chat)
+    page = queries.conversation_page(chat)
     return render(
         request,
         "chat/home.html",
@@ -125,7 +127,9 @@ def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
             "chat": chat,
             "since": _epoch_ms(rendered_at),
             **_composer_context(),
-            "messages_": queries.conversation(chat),
+            "messages_": page.messages,
+            "older": page.older,
+            "first_unread": first_unread,
             "form": ComposeForm(),
         },
     )
@@ -167,11 +171,19 @@ def chat_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def chat_messages(request: HttpRequest, chat_id: int) -> HttpResponse:
-    """Messages newer than `after`, as upsert fragments (what a reconnecting page missed)."""
+    """Messages newer than `after`, as upsert fragments (what a reconnecting page missed);
+    or the page older than `before` (scrolling up), as plain rows to put on top."""
     chat = queries.get_chat_for_user(request.user, chat_id)
     form = AfterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest("bad cursor")
+    if before := form.cleaned_data["before"]:
+        page = queries.conversation_page(chat, before=before)
+        return render(
+            request,
+            "chat/_message_list.html",
+            {"chat": chat, "messages_": page.messages, "older": page.older},
+        )
     caught_up_at = timezone.now()
     after = form.cleaned_data["after"] or 0
     services.mark_chat_read(chat=chat)

@@ -52,9 +52,10 @@
 
   function nearBottom(box) { return box.scrollHeight - box.scrollTop - box.clientHeight < 120; }
 
+  // Not while the reader is held further up (the unread line, a quote: conversation.js;
+  // a search hit: chatlist.js).
   function scrollToEnd() {
     var box = messagesBox();
-    // data-hold: a search hit is on screen (chatlist.js) until the person scrolls.
     if (box && !box.dataset.hold) box.scrollTop = box.scrollHeight;
   }
 

@@ -60,12 +60,45 @@
     box.hidden = !text;
   }
 
+  function sizeText(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1048576) return Math.round(bytes / 1024) + " KB";
+    return (bytes / 1048576).toFixed(1) + " MB";
+  }
+
+  // What will go with the message: a chip per file (a thumbnail for images) with ✕ to drop it.
   function describeFiles(input) {
     var form = composer();
     var list = form.querySelector(".composer-files");
-    var names = Array.from(input.files).map(function (f) { return f.name; });
-    list.textContent = names.length ? "📎 " + names.join(", ") : "";
-    list.hidden = !names.length;
+    list.querySelectorAll("img").forEach(function (img) { URL.revokeObjectURL(img.src); });
+    list.textContent = "";
+    Array.from(input.files).forEach(function (f, i) {
+      var chip = document.createElement("span");
+      chip.className = "file-chip";
+      if (/^image\//.test(f.type)) {
+        var img = document.createElement("img");
+        img.src = URL.createObjectURL(f);
+        img.alt = "";
+        chip.appendChild(img);
+      } else {
+        chip.appendChild(document.createTextNode("📎 "));
+      }
+      var name = document.createElement("span");
+      name.className = "name";
+      name.textContent = f.name;
+      var size = document.createElement("span");
+      size.className = "size";
+      size.textContent = sizeText(f.size);
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "remove-file link";
+      remove.dataset.index = i;
+      remove.setAttribute("aria-label", "Remove " + f.name);
+      remove.textContent = "✕";
+      chip.append(name, " ", size, remove);
+      list.appendChild(chip);
+    });
+    list.hidden = !input.files.length;
     var max = Number(input.dataset.maxBytes || 0);
     var total = Array.from(input.files).reduce(function (sum, f) { return sum + f.size; }, 0);
     if (max && total > max) {
@@ -74,6 +107,17 @@
     }
     showError("");
     return true;
+  }
+
+  function removeFile(index) {
+    var form = composer();
+    var input = form.querySelector("input[type=file]");
+    var kept = new DataTransfer();
+    Array.from(input.files).forEach(function (f, i) { if (i !== index) kept.items.add(f); });
+    input.files = kept.files;
+    describeFiles(input);
+    offerVoice(form, input.files);
+    form.querySelector("textarea").focus();
   }
 
   // One audio file may go as a voice message; its length comes from the browser's decoder
@@ -130,6 +174,8 @@
       return;
     }
     if (m && !m.hidden) closeMenu();
+    var remove = evt.target.closest("#composer .remove-file");
+    if (remove) { removeFile(Number(remove.dataset.index)); return; }
     if (evt.target.closest(".composer-context .cancel")) { clearContext(); return; }
     var image = evt.target.closest("a.file.image");
     if (image && !evt.ctrlKey && !evt.metaKey) {
