@@ -13,14 +13,28 @@ from mailcore.endpoints import Credentials, Endpoint
 
 
 class User(AbstractUser):
+    class Theme(models.TextChoices):
+        SYSTEM = "system", "Like the system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
     display_name = models.CharField(max_length=100, blank=True)
     send_read_receipts = models.BooleanField(
         default=True,
         help_text="Tell people when you have read their messages, and ask them to do the same.",
     )
+    theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
+    # A small profile picture, kept in the database like group images (no file storage).
+    avatar = models.BinaryField(blank=True, default=b"", editable=False)
+    avatar_type = models.CharField(max_length=40, blank=True)
+    avatar_version = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def has_avatar(self) -> bool:
+        return bool(self.avatar_type)
 
 
 def _invite_token() -> str:
