@@ -113,7 +113,19 @@
   document.addEventListener("keydown", function (evt) {
     if (evt.defaultPrevented || evt.isComposing) return;
     var sheet = document.getElementById("help-sheet");
-    if (sheet && sheet.open) return;
+    if (sheet && sheet.open) {
+      // A modal dialog makes the page inert, but Tab could still leave for the browser's
+      // own controls: keep it cycling inside the sheet.
+      if (evt.key === "Tab") {
+        var items = Array.from(sheet.querySelectorAll("button, a[href], input, [tabindex]:not([tabindex='-1'])"));
+        if (!items.length) return;
+        var at = items.indexOf(document.activeElement);
+        var next = evt.shiftKey ? (at <= 0 ? items.length - 1 : at - 1) : (at + 1) % items.length;
+        evt.preventDefault();
+        items[next].focus();
+      }
+      return;
+    }
     var key = evt.key;
     if (evt.altKey && !evt.ctrlKey && !evt.metaKey && (key === "ArrowDown" || key === "ArrowUp")) {
       evt.preventDefault();
