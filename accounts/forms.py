@@ -99,7 +99,15 @@ class FallbackMoveForm(forms.Form):
     )
 
 
-class ProfileForm(forms.Form):
+class _NoColonForm(forms.Form):
+    """Labels without Django's trailing colon (the settings page reads like a phone's)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class ProfileForm(_NoColonForm):
     """Name and picture; an upload is checked by its bytes and its size, before it is kept."""
 
     display_name = forms.CharField(
@@ -130,7 +138,7 @@ class ProfileForm(forms.Form):
         return data
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(_NoColonForm):
     theme = forms.ChoiceField(
         choices=User.Theme.choices,
         label="Theme",
