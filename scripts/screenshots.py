@@ -179,7 +179,7 @@ def seed() -> dict:
     )
     bob = person("bob", "Bob Keller", bob_mail)
     person("erin", "Erin", None)  # signed up, no mailbox yet: the first-run screen
-    a_account, b_account = alice.mail_accounts.get(), bob.mail_accounts.get()
+    a_account = alice.mail_accounts.get()
 
     chat = services.start_chat(user=alice, account=a_account, address=bob_mail.email)
     send_message(user=alice, chat=chat, text="Hi Bob! Are we still on for lunch on Friday? 🍜")

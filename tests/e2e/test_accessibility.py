@@ -78,4 +78,9 @@ def test_every_screen_has_no_serious_accessibility_violations(
     bob.goto("/accounts/invitations/")
     _check(bob, "invitations", problems)
 
+    newcomer = open_page(make_person("newcomer", link=False), "/")
+    newcomer.emulate_media(color_scheme=scheme)
+    newcomer.fill("input[name=email]", "someone@gmail.com")
+    _check(newcomer, "first run: link your mailbox", problems)
+
     assert not problems, "\n".join(f"{s}: {p}" for s, ps in problems.items() for p in ps)
