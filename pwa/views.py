@@ -24,6 +24,7 @@ SHELL = (
     "app.css",
     "app.js",
     "message-actions.js",
+    "shell.js",
     "pwa.js",
     "vendor/htmx-2.0.11.min.js",
     "vendor/htmx-ext-ws-2.0.4.js",

@@ -91,13 +91,26 @@
     var sheet = document.getElementById("help-sheet");
     if (!sheet || sheet.open) return;
     returnFocus = document.activeElement;
+    if (returnFocus && returnFocus.closest) {
+      returnFocus.__helpHolder = returnFocus.parentElement && returnFocus.parentElement.closest("[id]");
+      returnFocus.__helpSelector = returnFocus.className ? "." + returnFocus.className.trim().split(/\s+/).join(".") : returnFocus.tagName;
+    }
     sheet.showModal();
     var close = document.getElementById("help-close");
     if (close) close.focus();
   }
+  // A live push may have replaced the focused element meanwhile (a message row is swapped
+  // when its tick changes): then focus its replacement, found by the row's stable id.
+  function stillThere(el) {
+    if (!el || document.contains(el)) return el;
+    var holder = el.__helpHolder;
+    var fresh = holder && document.getElementById(holder.id);
+    return fresh && (fresh.querySelector(el.__helpSelector) || fresh);
+  }
   document.addEventListener("close", function (evt) {
     if (evt.target.id !== "help-sheet") return;
-    if (returnFocus && returnFocus.focus) returnFocus.focus();
+    var target = stillThere(returnFocus);
+    if (target && target.focus) target.focus();
     returnFocus = null;
   }, true);
   document.addEventListener("click", function (evt) {

@@ -136,7 +136,7 @@ def test_keyboard_moves_between_chats_searches_replies_and_opens_the_help_sheet(
     page.keyboard.press("r")
     expect(page.locator(".composer-context")).to_be_visible()
     expect(page.locator(".composer-context")).to_contain_text("Replying to:")
-    assert page.evaluate("document.activeElement.matches('.composer textarea')")
+    expect(page.locator(".composer textarea")).to_be_focused()
     # Typing an `r` in the composer is just a letter.
     page.keyboard.type("ready")
     expect(page.locator(".composer textarea")).to_have_value("ready")
