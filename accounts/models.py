@@ -5,11 +5,17 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
 from mailcore.endpoints import Credentials, Endpoint
+
+
+class PeopleManager(UserManager):
+    # Every request loads its user: leave the picture's bytes out until they are asked for.
+    def get_queryset(self):
+        return super().get_queryset().defer("avatar")
 
 
 class User(AbstractUser):
@@ -28,6 +34,8 @@ class User(AbstractUser):
     avatar = models.BinaryField(blank=True, default=b"", editable=False)
     avatar_type = models.CharField(max_length=40, blank=True)
     avatar_version = models.PositiveIntegerField(default=0)
+
+    objects = PeopleManager()
 
     def __str__(self) -> str:
         return self.display_name or self.username

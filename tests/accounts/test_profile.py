@@ -122,3 +122,17 @@ def test_a_person_without_a_mailbox_is_guided_to_link_one(make_person):
     page = client.get(home["Location"]).content.decode()
     assert "Link your mailbox" in page and "app password" in page
     assert "imap.gmail.com" in page and 'data-domains="gmail.com googlemail.com"' in page
+
+
+def test_the_picture_bytes_are_not_loaded_with_every_request_user(make_person):
+    from accounts.models import User
+
+    alice = make_person("alice", link=False)
+    client = _client(alice)
+    client.post(
+        "/accounts/settings/profile/",
+        {"display_name": "Alice", "avatar": SimpleUploadedFile("a.png", PNG)},
+    )
+    loaded = User.objects.get(pk=alice.user.pk)
+    assert "avatar" in loaded.get_deferred_fields() and loaded.has_avatar
+    assert bytes(loaded.avatar) == PNG  # still there when asked for
