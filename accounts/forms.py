@@ -5,6 +5,7 @@ from django.contrib.auth.forms import UserCreationForm
 
 from accounts.models import MailAccount, User
 from mailcore.endpoints import Endpoint, is_loopback
+from mailcore.images import MAX_AVATAR_BYTES, image_type
 
 SECURITY_CHOICES = MailAccount.Security.choices
 
@@ -98,7 +99,52 @@ class FallbackMoveForm(forms.Form):
     )
 
 
-class PreferencesForm(forms.Form):
+class _NoColonForm(forms.Form):
+    """Labels without Django's trailing colon (the settings page reads like a phone's)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class ProfileForm(_NoColonForm):
+    """Name and picture; an upload is checked by its bytes and its size, before it is kept."""
+
+    display_name = forms.CharField(
+        max_length=100, required=False, label="Your name", help_text="Shown in coiweb."
+    )
+    avatar = forms.FileField(
+        required=False,
+        label="Profile picture",
+        help_text=f"PNG, JPEG, GIF or WebP, up to {MAX_AVATAR_BYTES // 1024} KB.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+    remove_avatar = forms.BooleanField(required=False, label="Remove my picture")
+
+    def clean_avatar(self):
+        upload = self.cleaned_data.get("avatar")
+        if not upload:
+            return None
+        if upload.size > MAX_AVATAR_BYTES:
+            raise forms.ValidationError(
+                f"This picture is {upload.size // 1024} KB; the limit is "
+                f"{MAX_AVATAR_BYTES // 1024} KB. Choose a smaller one (your old picture stays)."
+            )
+        data = upload.read()
+        if image_type(data) is None:
+            raise forms.ValidationError("This is not a PNG, JPEG, GIF or WebP picture.")
+        return data
+
+
+class PreferencesForm(_NoColonForm):
+    theme = forms.ChoiceField(
+        choices=User.Theme.choices,
+        label="Theme",
+        widget=forms.RadioSelect,
+        help_text="“Like the system” follows your device's light or dark setting.",
+    )
     send_read_receipts = forms.BooleanField(
         required=False,
         label="Send read receipts",

@@ -5,22 +5,44 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
 from mailcore.endpoints import Credentials, Endpoint
 
 
+class PeopleManager(UserManager):
+    # Every request loads its user: leave the picture's bytes out until they are asked for.
+    def get_queryset(self):
+        return super().get_queryset().defer("avatar")
+
+
 class User(AbstractUser):
+    class Theme(models.TextChoices):
+        SYSTEM = "system", "Like the system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
     display_name = models.CharField(max_length=100, blank=True)
     send_read_receipts = models.BooleanField(
         default=True,
         help_text="Tell people when you have read their messages, and ask them to do the same.",
     )
+    theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
+    # A small profile picture, kept in the database like group images (no file storage).
+    avatar = models.BinaryField(blank=True, default=b"", editable=False)
+    avatar_type = models.CharField(max_length=40, blank=True)
+    avatar_version = models.PositiveIntegerField(default=0)
+
+    objects = PeopleManager()
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def has_avatar(self) -> bool:
+        return bool(self.avatar_type)
 
 
 def _invite_token() -> str:

@@ -15,6 +15,7 @@ from mailcore import coi, imap, smtp
 from mailcore.addresses import normalize_address
 from mailcore.endpoints import Credentials, Endpoint
 from mailcore.errors import MailError
+from mailcore.images import image_type
 
 
 class InvitationUnusable(Exception):
@@ -236,7 +237,36 @@ __all__ = [
 ]
 
 
-def update_preferences(*, user: User, send_read_receipts: bool) -> None:
+def update_preferences(*, user: User, send_read_receipts: bool, theme: str | None = None) -> None:
     """Save a person's own settings."""
-    User.objects.filter(pk=user.pk).update(send_read_receipts=send_read_receipts)
-    user.send_read_receipts = send_read_receipts
+    changes: dict = {"send_read_receipts": send_read_receipts}
+    if theme is not None:
+        changes["theme"] = theme
+    User.objects.filter(pk=user.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(user, field, value)
+
+
+def set_theme(*, user: User, theme: str) -> None:
+    """Save the theme alone (the quick toggle in the top bar)."""
+    if theme not in User.Theme.values:
+        raise ValueError(f"unknown theme {theme!r}")
+    User.objects.filter(pk=user.pk).update(theme=theme)
+    user.theme = theme
+
+
+def update_profile(
+    *, user: User, display_name: str, avatar: bytes | None = None, remove_avatar: bool = False
+) -> None:
+    """Save the name, and the picture when one was given (already checked by the form)."""
+    user.display_name = display_name.strip()
+    fields = ["display_name"]
+    if avatar:
+        user.avatar, user.avatar_type = avatar, image_type(avatar) or ""
+        user.avatar_version += 1
+        fields += ["avatar", "avatar_type", "avatar_version"]
+    elif remove_avatar and user.has_avatar:
+        user.avatar, user.avatar_type = b"", ""
+        user.avatar_version += 1
+        fields += ["avatar", "avatar_type", "avatar_version"]
+    user.save(update_fields=fields)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import services
 from accounts.forms import (
@@ -20,10 +23,108 @@ from accounts.forms import (
     MailboxForm,
     PasswordForm,
     PreferencesForm,
+    ProfileForm,
 )
 from accounts.models import Invitation, User
 from chat.queries import blocked_addresses, get_account_for_user
 from mailcore.errors import MailError
+
+
+class Provider(NamedTuple):
+    name: str
+    domains: str
+    imap_host: str
+    imap_port: int
+    imap_security: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    note: str
+
+
+# Shown on the linking form, and filled in by static/shell.js when the address matches.
+PROVIDER_HINTS = [
+    Provider(
+        "Gmail",
+        "gmail.com googlemail.com",
+        "imap.gmail.com",
+        993,
+        "ssl",
+        "smtp.gmail.com",
+        465,
+        "ssl",
+        "needs an app password (Google account → Security)",
+    ),
+    Provider(
+        "Outlook / Hotmail",
+        "outlook.com hotmail.com live.com",
+        "outlook.office365.com",
+        993,
+        "ssl",
+        "smtp-mail.outlook.com",
+        587,
+        "starttls",
+        "",
+    ),
+    Provider(
+        "Yahoo",
+        "yahoo.com",
+        "imap.mail.yahoo.com",
+        993,
+        "ssl",
+        "smtp.mail.yahoo.com",
+        465,
+        "ssl",
+        "needs an app password",
+    ),
+    Provider(
+        "iCloud",
+        "icloud.com me.com",
+        "imap.mail.me.com",
+        993,
+        "ssl",
+        "smtp.mail.me.com",
+        587,
+        "starttls",
+        "needs an app-specific password",
+    ),
+    Provider(
+        "Fastmail",
+        "fastmail.com",
+        "imap.fastmail.com",
+        993,
+        "ssl",
+        "smtp.fastmail.com",
+        465,
+        "ssl",
+        "needs an app password",
+    ),
+    Provider(
+        "Posteo", "posteo.de posteo.net", "posteo.de", 993, "ssl", "posteo.de", 465, "ssl", ""
+    ),
+    Provider(
+        "mailbox.org",
+        "mailbox.org",
+        "imap.mailbox.org",
+        993,
+        "ssl",
+        "smtp.mailbox.org",
+        465,
+        "ssl",
+        "",
+    ),
+    Provider(
+        "GMX",
+        "gmx.net gmx.de gmx.com",
+        "imap.gmx.net",
+        993,
+        "ssl",
+        "mail.gmx.net",
+        465,
+        "ssl",
+        "switch on IMAP in GMX's web settings first",
+    ),
+]
 
 
 class LoginView(auth_views.LoginView):
@@ -115,7 +216,12 @@ def mailbox_new(request: HttpRequest) -> HttpResponse:
                 request, f"{account.email} is linked. Its mail will appear in a moment."
             )
             return redirect("chat:home")
-    return render(request, "accounts/mailbox_form.html", {"form": form})
+    first = not request.user.mail_accounts.exists()
+    return render(
+        request,
+        "accounts/mailbox_form.html",
+        {"form": form, "first_run": first, "providers": PROVIDER_HINTS},
+    )
 
 
 @login_required
@@ -200,16 +306,82 @@ def mailbox_remove(request: HttpRequest, account_id: int) -> HttpResponse:
     return redirect("accounts:mailbox_list")
 
 
+def _settings_context(request: HttpRequest, **forms) -> dict:
+    user = request.user
+    return {
+        "form": forms.get("form")
+        or PreferencesForm(
+            initial={"send_read_receipts": user.send_read_receipts, "theme": user.theme}
+        ),
+        "profile_form": forms.get("profile_form")
+        or ProfileForm(initial={"display_name": user.display_name}),
+        "accounts": user.mail_accounts.all(),
+    }
+
+
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
-    initial = {"send_read_receipts": request.user.send_read_receipts}
-    # An unticked box posts nothing at all, so an empty POST still means "save".
-    data = request.POST if request.method == "POST" else None
-    form = PreferencesForm(data, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        services.update_preferences(
-            user=request.user, send_read_receipts=form.cleaned_data["send_read_receipts"]
-        )
-        messages.success(request, "Settings saved.")
-        return redirect("accounts:preferences")
-    return render(request, "accounts/preferences.html", {"form": form})
+    """The one settings page: profile, appearance, chats, notifications, mailboxes."""
+    if request.method != "POST":
+        return render(request, "accounts/preferences.html", _settings_context(request))
+    # An unticked box posts nothing at all, so an empty POST still means "save"; an
+    # absent theme keeps the current one.
+    data = request.POST.copy()
+    data.setdefault("theme", request.user.theme)
+    form = PreferencesForm(data)
+    if not form.is_valid():
+        return render(request, "accounts/preferences.html", _settings_context(request, form=form))
+    services.update_preferences(
+        user=request.user,
+        send_read_receipts=form.cleaned_data["send_read_receipts"],
+        theme=form.cleaned_data["theme"],
+    )
+    messages.success(request, "Settings saved.")
+    return redirect("accounts:preferences")
+
+
+@login_required
+@require_POST
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        context = _settings_context(request, profile_form=form)
+        return render(request, "accounts/preferences.html", context, status=422)
+    services.update_profile(
+        user=request.user,
+        display_name=form.cleaned_data["display_name"],
+        avatar=form.cleaned_data["avatar"],
+        remove_avatar=form.cleaned_data["remove_avatar"],
+    )
+    messages.success(request, "Profile saved.")
+    return redirect("accounts:preferences")
+
+
+@login_required
+@require_POST
+def theme(request: HttpRequest) -> HttpResponse:
+    """The quick toggle: store the chosen theme; htmx callers get an empty 204."""
+    choice = request.POST.get("theme", "")
+    if choice not in User.Theme.values:
+        return HttpResponse("Unknown theme.", status=400)
+    services.set_theme(user=request.user, theme=choice)
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "accounts:preferences"
+    return redirect(target)
+
+
+@login_required
+@require_GET
+def avatar(request: HttpRequest, version: int) -> HttpResponse:
+    """The signed-in person's own picture (the version in the URL only busts caches)."""
+    user = request.user
+    if not user.has_avatar:
+        return HttpResponse(status=404)
+    response = HttpResponse(bytes(user.avatar), content_type=user.avatar_type)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -28,6 +28,7 @@ SHELL = (
     "conversation.js",
     "chatlist.css",
     "chatlist.js",
+    "shell.js",
     "pwa.js",
     "vendor/htmx-2.0.11.min.js",
     "vendor/htmx-ext-ws-2.0.4.js",

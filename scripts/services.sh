@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LOG_DIR=$HERE/../var/log
 
 SYSTEM_PACKAGES=(python3 python3-venv python3-dev build-essential libpq-dev postgresql redis-server
-    chromium fonts-dejavu-core ca-certificates openssl iproute2 procps)
+    chromium fonts-dejavu-core fonts-noto-color-emoji ca-certificates openssl iproute2 procps)
 # scripts/mailserver.sh installs these itself too; listing them here makes it one apt run.
 MAIL_PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-managesieved)
 

@@ -10,6 +10,7 @@ import websockets.exceptions
 from django.conf import settings
 from django.test import Client
 
+from accounts import services as account_services
 from chat.models import BlockedAddress, Chat, Message
 from tests.mailserver import add_mail_user, send_plain_mail
 
@@ -36,9 +37,14 @@ def test_another_person_gets_404_on_every_url_of_the_first(make_person, live_sta
     chat = Chat.objects.get(account=alice.account)
     message = Message.objects.get(account=alice.account)
 
+    account_services.update_profile(
+        user=alice.user, display_name="Alice", avatar=b"\x89PNG\r\n\x1a\nprivate picture"
+    )
+
     client = Client()
     client.force_login(mallory.user)
     for url in (
+        f"/accounts/avatar/{alice.user.avatar_version}/",
         f"/chats/{chat.pk}/",
         f"/chats/{chat.pk}/messages/?after=0",
         f"/chats/{chat.pk}/avatar/",
@@ -68,6 +74,8 @@ def test_another_person_gets_404_on_every_url_of_the_first(make_person, live_sta
     for query in ("private", "friend", "Hi"):
         found = client.get(f"/chats/search/?q={query}").content.decode()
         assert "private words" not in found and outsider.email not in found, query
+    settings_page = client.get("/accounts/settings/").content.decode()
+    assert alice.mail.email not in settings_page and "/accounts/avatar/" not in settings_page
     assert Message.objects.filter(account=alice.account).count() == 1  # nothing was sent or removed
     chat.refresh_from_db()
     assert chat.is_request and not (chat.muted or chat.archived or chat.pinned)
