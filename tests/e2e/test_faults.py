@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.models import Message, MessageCopy
+from chat.requests import remember_known
 from tests.mailserver import (
     SCRIPT,
     add_mail_user,
@@ -19,6 +20,13 @@ from tests.mailserver import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _friend_of(person):
+    """Someone the person wrote to before: their mail goes to a chat, not to requests."""
+    friend = add_mail_user("friend")
+    remember_known(person.account, [friend.email])
+    return friend
 
 
 def _wait_for(predicate, timeout: float = 60.0) -> bool:
@@ -48,7 +56,7 @@ def _mailserver(*args: str) -> None:
 
 def test_worker_killed_during_a_sync(make_person, open_page, live_stack):
     alice = make_person("alice")
-    friend = add_mail_user("friend")
+    friend = _friend_of(alice)
     page = open_page(alice, "/")
     bodies = _send_many(alice, friend.email, "burst", 15)
     time.sleep(0.7)  # the first sync is under way
@@ -62,7 +70,7 @@ def test_worker_killed_during_a_sync(make_person, open_page, live_stack):
 
 def test_watcher_killed(make_person, open_page, live_stack):
     alice = make_person("alice")
-    friend = add_mail_user("friend")
+    friend = _friend_of(alice)
     page = open_page(alice, "/")
     live_stack.kill("watcher")
     bodies = _send_many(alice, friend.email, "while down", 3)
@@ -74,7 +82,7 @@ def test_watcher_killed(make_person, open_page, live_stack):
 
 def test_dovecot_restarted_during_idle(make_person, open_page, live_stack):
     alice = make_person("alice")
-    friend = add_mail_user("friend")
+    friend = _friend_of(alice)
     page = open_page(alice, "/")
     bodies = _send_many(alice, friend.email, "before", 2)
     assert _wait_for(lambda: _exactly_once(alice, bodies))
@@ -115,7 +123,7 @@ def test_postfix_stopped_during_sends(make_person, open_page, live_stack):
 
 def test_uidvalidity_changed_on_the_server(make_person, live_stack):
     alice = make_person("alice")
-    friend = add_mail_user("friend")
+    friend = _friend_of(alice)
     bodies = _send_many(alice, friend.email, "old numbering", 2)
     assert _wait_for(lambda: _exactly_once(alice, bodies))
     old_validity = (
@@ -152,7 +160,7 @@ def test_redis_restarted(make_person, open_page, live_stack):
             "run the suite through ./run test: it gives the tests a Redis of their own to restart"
         )
     alice = make_person("alice")
-    friend = add_mail_user("friend")
+    friend = _friend_of(alice)
     page = open_page(alice, "/")
     bodies = _send_many(alice, friend.email, "before", 1)
     assert _wait_for(lambda: _exactly_once(alice, bodies))
