@@ -60,10 +60,16 @@ def test_every_screen_has_no_serious_accessibility_violations(
         ("mailboxes", "/accounts/mailboxes/"),
         ("mailbox page", f"/accounts/mailboxes/{world.alice.account.pk}/"),
         ("link a mailbox", "/accounts/mailboxes/new/"),
+        ("contact info", f"/chats/{world.chat.pk}/contact/"),
+        ("archived chats", "/chats/archived/"),
     ]
     for screen, path in screens:
         alice.goto(path)
         _check(alice, screen, problems)
+    alice.goto("/")
+    alice.fill("#chat-search", "photos")
+    alice.locator("#search-results").get_by_text("Here are the photos").first.wait_for()
+    _check(alice, "search results", problems)
     alice.goto(f"/chats/{world.group.pk}/")
     alice.locator(".group-info summary").click()
     _check(alice, "group info", problems)

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.models import Message
+from tests.e2e.shell_data import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -25,6 +26,11 @@ def test_the_senders_page_shows_read_live_once_the_recipient_opened_the_chat(
     ours = Message.objects.get(account=alice.account, text="Did you read this?")
     assert ours.state == Message.State.SENT
 
+    # (That a request appears live is test_live_chat's; here it only has to be there.)
+    wait_for(
+        lambda: Message.objects.filter(account=bob.account, text="Did you read this?").exists(),
+        what="Alice's message to reach Bob",
+    )
     bob_page = open_page(bob, "/")
     # Alice is new to Bob: her chat is a contact request, which sends no receipt.
     bob_page.locator("#requests-entry").click(timeout=15_000)
