@@ -19,7 +19,7 @@ MAIL_PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve do
 
 REDIS_PORT=${COIWEB_REDIS_PORT:-6379}
 PG_PORT=5432
-DB_NAME=coiweb
+DB_NAME=${COIWEB_DB_NAME:-coiweb}
 DB_USER=coiweb
 DB_PASSWORD=coiweb
 
