@@ -15,9 +15,9 @@ import re
 from email import policy
 from email.message import Message
 
-# The feed parser's rules (email.feedparser): what a header line looks like, the line ends
-# it knows, and the end of a boundary line after its "--boundary".
-_HEADER_LINE_RE = re.compile(r"[\041-\071\073-\176]*:|[\t ]")
+# The feed parser's rules (email.feedparser): a header field with its continuation lines,
+# and the end of a boundary line after its "--boundary".
+_FIELD_RE = re.compile(r"([\041-\071\073-\176]+):([^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*)")
 _BOUNDARY_END_RE = re.compile(r"(?P<end>--)?[ \t]*(?P<linesep>\r\n|\r|\n)?$")
 # str.splitlines, which the feed parser uses, also breaks lines at these.
 _ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
@@ -49,6 +49,13 @@ class IndexedMessage(Message):
         found = self._index.get(name.lower())
         return failobj if found is None else self.policy.header_fetch_parse(*found)
 
+    def get_content_type(self) -> str:
+        if self._params is None:
+            return super().get_content_type()
+        if _CONTENT_TYPE not in self._params:
+            self._params[_CONTENT_TYPE] = super().get_content_type()
+        return self._params[_CONTENT_TYPE]
+
     def __contains__(self, name) -> bool:
         if self._index is None:
             return super().__contains__(name)
@@ -65,6 +72,7 @@ class IndexedMessage(Message):
 
 
 _NO_PARAMS = object()
+_CONTENT_TYPE = object()  # the key under which IndexedMessage keeps get_content_type()
 
 
 def _dropping_index(name: str):
@@ -80,7 +88,7 @@ def _dropping_index(name: str):
 
 for _name in (
     "__setitem__", "__delitem__", "set_raw", "replace_header", "add_header",
-    "set_param", "del_param", "set_type", "set_boundary",
+    "set_param", "del_param", "set_type", "set_boundary", "set_default_type",
 ):  # fmt: skip
     setattr(IndexedMessage, _name, _dropping_index(_name))
 
@@ -125,38 +133,19 @@ def _part(text: str, start: int, end: int, boundaries: tuple[str, ...]) -> Messa
 
 def _headers(msg: Message, text: str, start: int, end: int) -> int:
     """Set msg's headers from the header block at `start`; return where the body starts."""
-    lines: list[str] = []  # the lines of the header being read
     pos = start
-    while pos < end:
-        newline = text.find("\n", pos, end)
-        stop = end if newline < 0 else newline + 1
-        line = text[pos:stop]
-        if line in ("\r\n", "\n"):
-            pos = stop
-            break
-        if line.startswith("--") or not _HEADER_LINE_RE.match(line):
-            raise _Unsure  # a missing blank line, or a boundary where headers should be
-        if line[0] in " \t":
-            if not lines:
-                raise _Unsure
-            lines.append(line)
-        else:
-            if line[0] == ":":
-                raise _Unsure
-            if lines:
-                msg._headers.append(_header(lines))
-            lines = [line]
-        pos = stop
-    if lines:
-        msg._headers.append(_header(lines))
-    return pos
-
-
-def _header(lines: list[str]) -> tuple[str, str]:
-    # compat32's header_source_parse: the value keeps its folding, not its final line end.
-    name, value = lines[0].split(":", 1)
-    value = value.lstrip(" \t") + "".join(lines[1:]) if len(lines) > 1 else value.lstrip(" \t")
-    return name, value.rstrip("\r\n")
+    match = _FIELD_RE.match
+    while field := match(text, pos, end):
+        # compat32's header_source_parse: the value keeps its folding, not its last line end.
+        msg._headers.append((field[1], field[2].lstrip(" \t").rstrip("\r\n")))
+        pos = field.end()
+    if pos == end:
+        return pos  # no body
+    if text.startswith("\r\n", pos):
+        return pos + 2
+    if text.startswith("\n", pos):
+        return pos + 1
+    raise _Unsure  # a line that is no header where headers should be
 
 
 def _multipart(

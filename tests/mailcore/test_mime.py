@@ -156,3 +156,6 @@ def test_changing_a_header_drops_the_index():
     assert msg.get("subject") is None and "subject" not in msg
     msg.set_param("charset", "utf-8")
     assert msg.get_param("charset") == "utf-8"
+    del msg["Content-Type"]
+    msg.set_default_type("message/rfc822")
+    assert msg.get_content_type() == "message/rfc822"
