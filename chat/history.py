@@ -30,6 +30,7 @@ from chat.models import (
 )
 from mailcore import imap
 from mailcore.classify import classify
+from mailcore.history_fetch import Batch
 from mailcore.parse import ParsedMessage, parse_message
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,26 +40,6 @@ _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 class BatchResult:
     chat_ids: set[int] = field(default_factory=set)  # chats whose list row changed
     control_uids: list[int] = field(default_factory=list)  # to apply when history is in
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Fetched and parsed history: the newest messages of a folder below some UID."""
-
-    uidvalidity: int
-    messages: tuple[imap.FetchedMessage, ...]
-    parsed: tuple[ParsedMessage, ...]
-    lowest: int  # the lowest UID fetched
-    remaining: int  # how many older ones are left
-
-
-def fetch_batch(client, folder: str, below_uid: int, limit: int = imap.FETCH_BATCH) -> Batch:
-    """Fetch and parse the newest `limit` messages below `below_uid` (no database use)."""
-    validity, messages, lowest, remaining = imap.fetch_history(
-        client, folder, below_uid=below_uid, limit=limit
-    )
-    parsed = tuple(parse_message(m.raw) for m in messages)
-    return Batch(validity, messages, parsed, lowest, remaining)
 
 
 def ingest_batch(account: MailAccount, folder: str, batch: Batch) -> BatchResult:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import coi, imap
 from mailcore.errors import AuthenticationFailed, MailError
+from mailcore.history_fetch import Batch, HistoryFetchProcess, fetch_batch
 from mailcore.parse import ParsedMessage, parse_message, split_quote
 from mailcore.receipts import receipt_requested
 from pwa import notify
@@ -180,12 +183,13 @@ def import_history(account_id: int) -> bool:
     def job() -> None:
         nonlocal more
         deadline = time.monotonic() + HISTORY_SECONDS_PER_TASK
-        # One thread fetches and parses the next batch while this one stores the last: it
-        # alone uses the IMAP connection meanwhile, and it touches no database.
-        with imap_session(account) as client, ThreadPoolExecutor(1, "history-fetch") as ahead:
-            for state in FolderState.objects.filter(account=account, history_below__gt=1):
-                _import_folder(account, client, state, ahead, deadline)
+        states = list(FolderState.objects.filter(account=account, history_below__gt=1))
+        left = sum(max(0, s.history_total - s.history_done) for s in states)
+        with imap_session(account) as client, _fetcher(account, client, left) as fetcher:
+            for state in states:
+                _import_folder(account, state, fetcher, deadline)
                 more = more or state.importing
+            fetcher.close()  # the connection is free again before anyone else uses it
             if not more:
                 history.apply_deferred_controls(account, client)
 
@@ -196,36 +200,78 @@ def import_history(account_id: int) -> bool:
     return more or outcome is Outcome.BUSY_NOTED
 
 
-def _import_folder(
-    account: MailAccount, client, state: FolderState, ahead: ThreadPoolExecutor, deadline: float
-) -> None:
+def _import_folder(account: MailAccount, state: FolderState, fetcher, deadline: float) -> None:
     """Import batches of one folder: at least one, then while time lasts."""
-    upcoming = ahead.submit(
-        history.fetch_batch, client, state.folder, state.history_below, HISTORY_BATCH
-    )
+    upcoming = fetcher.submit(state.folder, state.history_below, HISTORY_BATCH)
     try:
-        while upcoming is not None:
-            batch = upcoming.result()
-            upcoming = None
+        while upcoming:
+            batch = fetcher.result()
+            upcoming = False
             if batch.remaining and time.monotonic() < deadline:
-                upcoming = ahead.submit(
-                    history.fetch_batch, client, state.folder, batch.lowest, HISTORY_BATCH
-                )
+                upcoming = fetcher.submit(state.folder, batch.lowest, HISTORY_BATCH)
             _store_history_batch(account, state, batch)
             if not state.importing:
                 break  # done, or renumbered: whatever was fetched ahead is not wanted
     finally:
-        if upcoming is not None:
-            wait([upcoming])  # the connection is free again before anyone else uses it
+        if upcoming:
+            fetcher.discard()
+
+
+# Below this many messages a helper process costs more to start than it saves.
+HISTORY_PROCESS_MIN = 1500
+
+
+def _fetcher(account: MailAccount, client, left: int):
+    """Fetch and parse ahead in a child process (another core) for a large history, else
+    in a thread on this process's session."""
+    if settings.COIWEB_HISTORY_FETCH_PROCESS and left >= HISTORY_PROCESS_MIN:
+        try:
+            return HistoryFetchProcess(
+                account.imap_endpoint,
+                account.credentials(),
+                extra_ca_file=settings.COIWEB_EXTRA_CA_FILE,
+                timeout=settings.COIWEB_MAIL_TIMEOUT,
+            )
+        except OSError:
+            log.exception("history import: no helper process, fetching in a thread")
+    return _ThreadFetcher(client)
+
+
+class _ThreadFetcher:
+    """HistoryFetchProcess's interface, fetching on this process's session in one thread:
+    it alone uses the connection meanwhile, and it touches no database."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self._pool = ThreadPoolExecutor(1, "history-fetch")
+        self._futures: deque[Future] = deque()
+
+    def submit(self, folder: str, below_uid: int, limit: int) -> bool:
+        self._futures.append(self._pool.submit(fetch_batch, self._client, folder, below_uid, limit))
+        return True
+
+    def result(self) -> Batch:
+        return self._futures.popleft().result()
+
+    def discard(self) -> None:
+        wait(self._futures)
+        self._futures.clear()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> _ThreadFetcher:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def _import_batch(account: MailAccount, client, state: FolderState) -> None:
-    _store_history_batch(
-        account, state, history.fetch_batch(client, state.folder, state.history_below)
-    )
+    _store_history_batch(account, state, fetch_batch(client, state.folder, state.history_below))
 
 
-def _store_history_batch(account: MailAccount, state: FolderState, batch: history.Batch) -> None:
+def _store_history_batch(account: MailAccount, state: FolderState, batch: Batch) -> None:
     if batch.uidvalidity != state.uidvalidity:
         # Renumbered meanwhile: the live sync now fetches the whole folder again.
         state.history_below = 0

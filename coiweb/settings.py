@@ -195,6 +195,8 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 # Mail connections
 COIWEB_EXTRA_CA_FILE = env("COIWEB_EXTRA_CA_FILE") or None  # a CA to trust besides the system's
 COIWEB_MAIL_TIMEOUT = env_int("COIWEB_MAIL_TIMEOUT", 15)
+# A large history import fetches and parses in a child process, beside the storing.
+COIWEB_HISTORY_FETCH_PROCESS = env_bool("COIWEB_HISTORY_FETCH_PROCESS", True)
 # A message whose server stays unreachable (or answers 4xx) is retried this long, as a mail
 # server keeps mail queued, before it is marked failed.
 COIWEB_SEND_GIVE_UP_SECONDS = env_int("COIWEB_SEND_GIVE_UP_SECONDS", 24 * 3600)

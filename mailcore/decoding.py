@@ -66,6 +66,8 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
 
 def fix_surrogates(value: str) -> str:
     """Turn surrogate-escaped 8-bit bytes (raw non-ASCII headers) back into real text."""
+    if value.isascii():
+        return _without_nul(value)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -13,6 +13,10 @@ class MailError(Exception):
         self.user_message = user_message
         self.detail = detail
 
+    def __reduce__(self):
+        # Keeps `detail` when a child process sends the error (mailcore.history_fetch).
+        return (type(self), (self.user_message,), self.__dict__)
+
 
 class AuthenticationFailed(MailError):
     pass

@@ -7,7 +7,6 @@ import email.policy
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
@@ -15,6 +14,7 @@ from mailcore.addresses import Address, parse_address_list
 from mailcore.decoding import decode_header_value, fix_surrogates, unfold
 from mailcore.html import html_to_text, sanitize_html
 from mailcore.message_ids import normalize_message_id, parse_id_list, synthetic_message_id
+from mailcore.mime import split_message
 from mailcore.parts import Attachment, BodyParts, chat_content_of, collect_parts, content_type_of
 from mailcore.text import decode_flowed, split_quote_and_signature, split_signature
 
@@ -41,30 +41,9 @@ _EXTRA_CHAT_HEADERS = {
 _CHAT_ID_PREFIX = "<chat$"
 
 
-class _CachingHeaderFactory(HeaderRegistry):
-    """The modern policy parses a header anew each time it is read, and the MIME walk reads
-    Content-Type about ten times per part; header objects are immutable, so keep them."""
-
-    MAX_ENTRIES = 4096
-    MAX_VALUE = 2000
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._cache: dict[tuple[str, str], object] = {}
-
-    def __call__(self, name: str, value: str):
-        if len(value) > self.MAX_VALUE:
-            return super().__call__(name, value)
-        key = (name, value)
-        header = self._cache.get(key)
-        if header is None:
-            if len(self._cache) >= self.MAX_ENTRIES:
-                self._cache.clear()
-            header = self._cache[key] = super().__call__(name, value)
-        return header
-
-
-_POLICY = email.policy.default.clone(header_factory=_CachingHeaderFactory())
+# compat32 builds no header objects: every header is read raw and decoded here (the
+# modern policy parses one anew each time it is read, and chokes on some).
+_POLICY = email.policy.compat32
 
 
 @dataclass(frozen=True)
@@ -119,7 +98,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if not raw.strip():
         return _headers_only(raw, None, PROBLEM_EMPTY)
     try:
-        msg = email.message_from_bytes(_repair_folding(raw), policy=_POLICY)
+        msg = _message(raw)
         headers = _first_headers(msg)
     except Exception:
         return _headers_only(raw, None, PROBLEM_UNREADABLE)
@@ -153,7 +132,7 @@ def attachment_payload(raw: bytes, index: int) -> bytes | None:
         return None
     try:
         raw = bytes(raw)
-        msg = email.message_from_bytes(_repair_folding(raw), policy=_POLICY)
+        msg = _message(raw)
         if not _first_headers(msg).keys() & _MAIL_HEADERS:
             return None
         if _safe_content_type(msg) == "multipart/encrypted":
@@ -166,6 +145,11 @@ def attachment_payload(raw: bytes, index: int) -> bytes | None:
 def _unquote(line: str) -> str:
     line = line[1:]
     return line[1:] if line.startswith(" ") else line
+
+
+def _message(raw: bytes) -> Message:
+    # split_message declines any header block that _repair_folding would change.
+    return split_message(raw) or email.message_from_bytes(_repair_folding(raw), policy=_POLICY)
 
 
 def _repair_folding(raw: bytes) -> bytes:
@@ -345,20 +329,9 @@ def _collect_parts_leniently(
     raw: bytes, msg: Message, *, payload_index: int | None = None
 ) -> BodyParts:
     try:
-        parts = collect_parts(msg, payload_index=payload_index)
+        return collect_parts(msg, payload_index=payload_index)
     except Exception:
-        parts = BodyParts(failures=1)
-    if not parts.failures:
-        return parts
-    # compat32 builds no header objects, so it survives headers the modern policy chokes on.
-    try:
-        legacy = collect_parts(
-            email.message_from_bytes(_repair_folding(raw), policy=email.policy.compat32),
-            payload_index=payload_index,
-        )
-    except Exception:
-        return parts
-    return legacy if legacy.failures < parts.failures else parts
+        return BodyParts(failures=1)
 
 
 def _main_text(parts: BodyParts) -> str:

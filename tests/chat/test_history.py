@@ -14,6 +14,7 @@ from accounts.connections import imap_session
 from chat import chats, history, requests, services, sync
 from chat.models import Chat, FolderState, Message, MessageCopy
 from chat.queries import import_progress
+from mailcore import history_fetch
 from mailcore.addresses import Address
 from mailcore.edits import build_edit
 from mailcore.message_ids import new_message_id
@@ -53,7 +54,17 @@ def _wait_in_mailbox(person, n: int) -> None:
     raise AssertionError("mail did not arrive")
 
 
-def test_history_is_imported_newest_first_and_resumes(make_person, monkeypatch):
+@pytest.mark.parametrize("in_child", [False, True], ids=["fetched-in-a-thread", "in-a-child"])
+def test_history_is_imported_newest_first_and_resumes(make_person, monkeypatch, in_child):
+    started = []
+
+    class CountedProcess(sync.HistoryFetchProcess):
+        def __init__(self, *args, **kwargs):
+            started.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "HistoryFetchProcess", CountedProcess)
+    monkeypatch.setattr(sync, "HISTORY_PROCESS_MIN", 1 if in_child else 10**6)
     alice = make_person("alice")  # linked; its first sync has not run yet
     _fill(alice.mail.email, 450)
     _wait_in_mailbox(alice, 450)
@@ -77,6 +88,7 @@ def test_history_is_imported_newest_first_and_resumes(make_person, monkeypatch):
         int(t.split()[1])
         for t in Message.objects.filter(account=alice.account).values_list("text", flat=True)
     ) == list(range(450))
+    assert len(started) == (2 if in_child else 0)  # one per import task
     progress = import_progress(alice.account)
     assert not progress.running and progress.done == progress.total == 450
     assert not FolderState.objects.get(account=alice.account, folder="INBOX").importing
@@ -155,10 +167,12 @@ def _counts(account) -> tuple[int, int, int]:
     )
 
 
-def _history_batch(person, folder: str = "INBOX", *, below: int | None = None) -> history.Batch:
+def _history_batch(
+    person, folder: str = "INBOX", *, below: int | None = None
+) -> history_fetch.Batch:
     state = FolderState.objects.get(account=person.account, folder=folder)
     with imap_session(person.account) as client:
-        return history.fetch_batch(client, folder, below or state.last_uid + 1)
+        return history_fetch.fetch_batch(client, folder, below or state.last_uid + 1)
 
 
 def test_a_history_batch_imported_again_stores_nothing_twice(make_person):

@@ -1,0 +1,168 @@
+"""Fetching and parsing history, in this process or in a child process of its own.
+
+A history import is CPU-bound Python: fetching and parsing a batch cost about as much as
+storing it, and threads share one interpreter lock. A child process with its own IMAP
+session fetches and parses the next batch on another core while the importer stores the
+last one. It imports mailcore only (no Django), gets its credentials through its stdin,
+never its command line or environment, and answers with pickles on its stdout.
+
+    python -m mailcore.history_fetch      (started by HistoryFetchProcess, not by hand)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from mailcore import imap
+from mailcore.endpoints import Credentials, Endpoint, tls_context
+from mailcore.errors import ConnectionLost, MailError
+from mailcore.parse import ParsedMessage, parse_message
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Fetched and parsed history: the newest messages of a folder below some UID."""
+
+    uidvalidity: int
+    messages: tuple[imap.FetchedMessage, ...]
+    parsed: tuple[ParsedMessage, ...]
+    lowest: int  # the lowest UID fetched
+    remaining: int  # how many older ones are left
+
+
+def fetch_batch(client, folder: str, below_uid: int, limit: int = imap.FETCH_BATCH) -> Batch:
+    """Fetch and parse the newest `limit` messages below `below_uid`."""
+    validity, messages, lowest, remaining = imap.fetch_history(
+        client, folder, below_uid=below_uid, limit=limit
+    )
+    parsed = tuple(parse_message(m.raw) for m in messages)
+    return Batch(validity, messages, parsed, lowest, remaining)
+
+
+class HistoryFetchProcess:
+    """fetch_batch in a child process: `submit` a request, then take its `result`.
+
+    Requests are answered in order; submit the next one before storing the last result
+    and both run at once. A child that fails to log in, loses its connection or dies
+    raises MailError from `result`, as a fetch in this process would.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        credentials: Credentials,
+        *,
+        extra_ca_file: str | None,
+        timeout: float,
+    ) -> None:
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": _package_root()},
+        )
+        self._pending = 0
+        self._send((endpoint, credentials, extra_ca_file, timeout))
+
+    def submit(self, folder: str, below_uid: int, limit: int) -> bool:
+        self._send((folder, below_uid, limit))
+        self._pending += 1
+        return True
+
+    def result(self) -> Batch:
+        self._pending -= 1
+        try:
+            answer = pickle.load(self._child.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            raise ConnectionLost(
+                "The history import lost its helper process.", detail=self._exit_text()
+            ) from None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def discard(self) -> None:
+        """Drop the answers still to come (so the next result is the next request's)."""
+        while self._pending:
+            try:
+                self.result()
+            except MailError:
+                return  # the child has stopped: nothing more will come
+
+    def close(self) -> None:
+        """Stop the child, at once: whatever it fetched ahead is not wanted."""
+        if self._child.returncode is not None:
+            return
+        for stream in (self._child.stdin, self._child.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self._child.kill()
+        self._child.wait()
+
+    def __enter__(self) -> HistoryFetchProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _send(self, request: tuple) -> None:
+        try:
+            pickle.dump(request, self._child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._child.stdin.flush()
+        except OSError:
+            raise ConnectionLost(
+                "The history import lost its helper process.", detail=self._exit_text()
+            ) from None
+
+    def _exit_text(self) -> str:
+        code = self._child.poll()
+        return "the helper is still running" if code is None else f"the helper exited ({code})"
+
+
+def _package_root() -> str:
+    # The child must find this mailcore, however the parent was started.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    inherited = os.environ.get("PYTHONPATH")
+    return f"{root}{os.pathsep}{inherited}" if inherited else root
+
+
+def _serve(requests, answers) -> None:
+    """The child: log in with what the first request says, then answer fetch requests."""
+    endpoint, credentials, extra_ca_file, timeout = pickle.load(requests)
+    try:
+        with imap.session(
+            endpoint, credentials, ssl_context=tls_context(extra_ca_file), timeout=timeout
+        ) as client:
+            while True:
+                try:
+                    folder, below_uid, limit = pickle.load(requests)
+                except EOFError:
+                    return  # the importer is done
+                _answer(answers, fetch_batch(client, folder, below_uid, limit))
+    except MailError as exc:
+        _answer(answers, exc)
+
+
+def _answer(answers, value) -> None:
+    pickle.dump(value, answers, protocol=pickle.HIGHEST_PROTOCOL)
+    answers.flush()
+
+
+def main() -> None:
+    # Answers go to the real stdout only; anything printed by accident goes to stderr.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+        _serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    # Run as the importable module, so the answers pickle as mailcore.history_fetch.Batch.
+    from mailcore import history_fetch
+
+    history_fetch.main()
