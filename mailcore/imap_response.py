@@ -23,7 +23,7 @@ _TOKEN = re.compile(
 # The usual response, read in one regular expression pass: items whose values are atoms,
 # strings, literals (marked {} once cut out) or lists of atoms, as FLAGS is.
 _ATOM = rb'[^ ()"{\[\]]+'
-_FLAT_VALUE = rb'\([^()"{]*\)|"[^"\\]*(?:\\.[^"\\]*)*"|\{\}|' + _ATOM
+_FLAT_VALUE = rb'\([^()"{\[\]]*\)|"[^"\\]*(?:\\.[^"\\]*)*"|\{\}|' + _ATOM
 _FLAT_KEY = _ATOM + rb"(?:\[[^\]]*\](?:<[0-9.]+>)?)?"
 _FLAT_ITEM = re.compile(rb"( ?)(" + _FLAT_KEY + rb") (" + _FLAT_VALUE + rb")")
 _FLAT_START = re.compile(rb"\d+ \(")
@@ -46,7 +46,7 @@ _NIL = object()  # the atom NIL while parsing (a quoted "NIL" stays the string)
 def parse_fetch(data: list) -> dict[int, dict[bytes, object]]:
     """Data items by UID from imaplib's untagged FETCH data (`uid("FETCH", ...)[1]`).
 
-    Keys are upper-case (b"FLAGS", b"BODY[]<0>"); UID, RFC822.SIZE and MODSEQ become ints,
+    Keys are upper-case (b"FLAGS", b"BODY[]<0>"); UID and RFC822.SIZE become ints,
     FLAGS a tuple of str, INTERNALDATE an aware datetime in UTC (None if unreadable),
     NIL None, strings and literals bytes, lists tuples. Several responses about one
     message (an unsolicited flag update beside our answer) are merged, later ones winning,
@@ -155,7 +155,7 @@ def _value(key: bytes, value: object, context: list) -> object:
         return tuple(flag.decode("ascii", "replace") for flag in value)
     if key == b"INTERNALDATE":
         return internal_date(_plain(value))
-    if key in (b"RFC822.SIZE", b"MODSEQ") and not isinstance(value, list):
+    if key == b"RFC822.SIZE":
         return _integer(value, context)
     return _plain(value)
 

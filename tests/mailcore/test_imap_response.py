@@ -102,6 +102,15 @@ def test_sections_with_spaces_and_nested_lists_go_through_the_full_parser():
     }
 
 
+def test_the_full_parser_reads_the_usual_items_as_the_quick_path_does():
+    usual = _typical(1, 7, rb"\Seen $Chat \Answered")
+    nested = [usual[0], b" X-EXTRA ((a) NIL))"]  # a nested list needs the full parser
+    quick = parse_fetch(usual)[7]
+    full = parse_fetch(nested)[7]
+    assert full.pop(b"X-EXTRA") == ((b"a",), None)
+    assert full == quick
+
+
 @pytest.mark.parametrize(
     "data",
     [
