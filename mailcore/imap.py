@@ -64,7 +64,7 @@ class FetchedMessage:
     uid: int
     flags: frozenset[str]
     raw: bytes  # the first EAGER_BYTES of the message when it is larger (see `complete`)
-    internal_date: datetime | None
+    internal_date: datetime | None  # INTERNALDATE, aware, in UTC
     size: int = 0
 
     @property
