@@ -164,7 +164,7 @@ def test_flags_of_the_whole_folder_match_imapclient():
     }
 
 
-def test_fetching_nothing_sends_nothing():
+def test_fetching_no_uids_or_unknown_ones_gives_nothing():
     user = add_mail_user("fetchnone")
     with _session(user) as client:
         client.select_folder("INBOX", readonly=True)
