@@ -177,3 +177,21 @@ def test_a_password_encrypted_under_a_lost_key_pauses_the_mailbox(make_person):
     alice.account.refresh_from_db()
     assert not alice.account.is_active
     assert "can no longer be read" in alice.account.last_error
+
+
+def test_mail_without_a_date_header_sorts_at_its_arrival_on_the_server(make_person):
+    from datetime import UTC, datetime
+
+    from tests.mailserver import imap_login
+
+    alice = make_person("alice")
+    raw = (
+        b"From: nodate@example.org\r\nTo: " + alice.mail.email.encode() + b"\r\n"
+        b"Subject: no date\r\nMessage-ID: <no-date@example.org>\r\n\r\nwhen was this?\r\n"
+    )
+    client = imap_login(alice.mail)
+    client.append("INBOX", None, '"02-Mar-2026 10:20:30 +0100"', raw)
+    client.logout()
+    _wait_synced(alice.account, 1)
+    message = Message.objects.get(account=alice.account)
+    assert message.sort_at == datetime(2026, 3, 2, 9, 20, 30, tzinfo=UTC)
