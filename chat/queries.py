@@ -24,8 +24,30 @@ from accounts.models import MailAccount, User
 from chat.models import Attachment, BlockedAddress, Chat, FolderState, KnownAddress, Message
 
 PAGE_SIZE = 100
-# Pages list a message's files; their bytes are only read when one is opened.
-FILES_WITHOUT_BYTES = Prefetch("attachments", queryset=Attachment.objects.defer("data"))
+
+# Columns a message row never shows: wire data, and the HTML body (only whether there is
+# one), which can be far larger than everything else in the row.
+NOT_IN_ROWS = (
+    "message_id",
+    "to_addresses",
+    "in_reply_to",
+    "references",
+    "html",
+    "sent_at",
+    "receipt_to",
+    "raw_outgoing",
+    "claimed_at",
+    "created_at",
+    "updated_at",
+)
+# A chat row's preview of its last message needs even less.
+NOT_IN_PREVIEW = (*NOT_IN_ROWS, "quote_text", "folded_text", "problem", "send_error")
+
+
+def _files(lookup: str) -> Prefetch:
+    """A message's files for its row (`Message.files`): without their bytes, which are only
+    read when one is opened."""
+    return Prefetch(lookup, queryset=Attachment.objects.defer("data"), to_attr="files")
 
 
 def get_account_for_user(user: User, account_id: int) -> MailAccount:
@@ -171,13 +193,14 @@ def _in_list(user: User, which: str, kind: str = ALL) -> QuerySet[Chat]:
 def _rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
     """What a chat row shows: its last message with its files, and whether it is a chat."""
     return (
-        chats.select_related("last_message", "account")
-        .prefetch_related(
-            Prefetch("last_message__attachments", queryset=Attachment.objects.defer("data"))
-        )
-        .defer("avatar")
+        chats.select_related("last_message")
+        .prefetch_related(_files("last_message__attachments"))
+        .defer("avatar", *(f"last_message__{name}" for name in NOT_IN_PREVIEW))
         .annotate(is_chat=_is_chat())
     )
+
+
+ORDER = ("-pinned", "-last_activity_at", "-pk")
 
 
 def chat_list(
@@ -190,10 +213,10 @@ def chat_list(
 ) -> list[Chat]:
     """A page of one of the person's chat lists, pinned chats first, then by most recent
     activity, with unread counts."""
-    page = _rows(_in_list(user, which, kind)).order_by("-pinned", "-last_activity_at", "-pk")[
-        offset : offset + limit
-    ]
-    return _with_unread(list(page))
+    # The page is picked from the chats alone, and only its rows are joined to their last
+    # messages: joining every chat before sorting costs more than the rest of the page.
+    page = _in_list(user, which, kind).order_by(*ORDER).values("pk")[offset : offset + limit]
+    return _with_unread(list(_rows(Chat.objects.filter(pk__in=page)).order_by(*ORDER)))
 
 
 def chat_count(user: User, which: str = MAIN, kind: str = ALL) -> int:
@@ -240,7 +263,7 @@ def chat_rows(chat_ids: list[int]) -> list[Chat]:
 
 
 def _pushed_rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
-    return _rows(chats).annotate(
+    return _rows(chats.select_related("account")).annotate(
         hidden=_flag(_peer_blocked() | (Q(is_request=True) & _blocked("requested_by"))),
     )
 
@@ -286,7 +309,7 @@ def search(user: User, query: str) -> SearchResults:
         list(
             _rows(
                 visible.filter(Q(name__icontains=query) | Q(peer_address__icontains=query))
-            ).order_by("-pinned", "-last_activity_at", "-pk")[:SEARCH_CHATS_LIMIT]
+            ).order_by(*ORDER)[:SEARCH_CHATS_LIMIT]
         )
     )
     messages = list(
@@ -317,20 +340,24 @@ CHANGE_MARGIN = timedelta(seconds=10)
 
 
 def _message_rows(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """Messages as rows render them: chat, reactions, files without bytes, and the pk of
-    the message a reply quotes (when it is stored), for jumping to it."""
+    """Messages as rows render them: reactions, files without bytes, whether there is an
+    HTML body, and the pk of the message a reply quotes (when it is stored), for jumping
+    to it. To a list, not a queryset per row: that costs more than the row's query."""
     quoted = Message.objects.filter(
         account_id=OuterRef("account_id"), message_id=OuterRef("in_reply_to"), is_control=False
     ).values("pk")[:1]
     return (
-        messages.select_related("chat")
-        .defer("chat__avatar")
-        .prefetch_related("reactions", FILES_WITHOUT_BYTES)
-        .annotate(reply_pk=Subquery(quoted))
+        messages.defer(*NOT_IN_ROWS)
+        .prefetch_related(
+            Prefetch("reactions", to_attr="reaction_list"),
+            _files("attachments"),
+        )
+        .annotate(reply_pk=Subquery(quoted), has_html=_flag(~Q(html="")))
     )
 
 
 def _shown(chat: Chat) -> QuerySet[Message]:
+    """The chat's shown messages; each row's `chat` is `chat` itself (no join)."""
     return _message_rows(visible_messages(chat.messages.filter(is_control=False)))
 
 
@@ -380,7 +407,12 @@ def first_unread_pk(chat: Chat) -> int | None:
 
 
 def message_for_push(message_id: int) -> Message | None:
-    return _message_rows(Message.objects.filter(pk=message_id)).first()
+    return (
+        _message_rows(Message.objects.filter(pk=message_id))
+        .select_related("chat")
+        .defer("chat__avatar")
+        .first()
+    )
 
 
 @dataclass(frozen=True)

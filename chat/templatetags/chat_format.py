@@ -131,7 +131,7 @@ def chat_preview(chat) -> str:
         body = "Message deleted"
     else:
         body = " ".join(str(message.text or message.subject).split())
-        files = list(message.attachments.all())
+        files = message.files
         if files:
             first = files[0]
             if first.is_voice:
