@@ -220,6 +220,9 @@ class Message(models.Model):
             models.Index(
                 fields=["chat"], name="unread_incoming", condition=Q(direction="in", seen=False)
             ),
+            # Whether a chat is a chat (chat.queries._is_chat): asked for every row of the
+            # chat list, and a plain-email chat would otherwise read all its messages.
+            models.Index(fields=["chat"], name="is_chat_messages", condition=Q(is_chat=True)),
         ]
 
     def __str__(self) -> str:

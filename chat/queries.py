@@ -203,6 +203,30 @@ def _rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
 ORDER = ("-pinned", "-last_activity_at", "-pk")
 
 
+@dataclass(frozen=True)
+class ChatPage:
+    chats: list[Chat]
+    more_offset: int | None  # where the next page starts, if there is one
+
+
+def chat_page(
+    user: User,
+    *,
+    which: str = MAIN,
+    kind: str = ALL,
+    offset: int = 0,
+    limit: int = CHAT_PAGE_SIZE,
+) -> ChatPage:
+    """A page of one of the person's chat lists, pinned chats first, then by most recent
+    activity, with unread counts; one row more is read to know whether another follows."""
+    # The page is picked from the chats alone, and only its rows are joined to their last
+    # messages: joining every chat before sorting costs more than the rest of the page.
+    ids = _in_list(user, which, kind).order_by(*ORDER).values("pk")[offset : offset + limit + 1]
+    rows = list(_rows(Chat.objects.filter(pk__in=ids)).order_by(*ORDER))
+    more = offset + limit if len(rows) > limit else None
+    return ChatPage(chats=_with_unread(rows[:limit]), more_offset=more)
+
+
 def chat_list(
     user: User,
     *,
@@ -211,16 +235,7 @@ def chat_list(
     offset: int = 0,
     limit: int = CHAT_PAGE_SIZE,
 ) -> list[Chat]:
-    """A page of one of the person's chat lists, pinned chats first, then by most recent
-    activity, with unread counts."""
-    # The page is picked from the chats alone, and only its rows are joined to their last
-    # messages: joining every chat before sorting costs more than the rest of the page.
-    page = _in_list(user, which, kind).order_by(*ORDER).values("pk")[offset : offset + limit]
-    return _with_unread(list(_rows(Chat.objects.filter(pk__in=page)).order_by(*ORDER)))
-
-
-def chat_count(user: User, which: str = MAIN, kind: str = ALL) -> int:
-    return _in_list(user, which, kind).count()
+    return chat_page(user, which=which, kind=kind, offset=offset, limit=limit).chats
 
 
 @dataclass(frozen=True)
@@ -444,13 +459,22 @@ def import_progress(account: MailAccount) -> ImportProgress:
     )
 
 
-def imports_running(user: User) -> list[ImportProgress]:
-    return [
-        import_progress(a)
-        for a in user.mail_accounts.filter(folder_states__history_below__gt=1).distinct()
-    ]
+@dataclass(frozen=True)
+class MailboxNotices:
+    imports: list[ImportProgress]  # history imports still running
+    troubled: list[MailAccount]  # failed to sync or paused (a rejected password)
 
 
-def mailboxes_needing_attention(user: User) -> QuerySet[MailAccount]:
-    """Mailboxes that failed to sync or were paused (a rejected password)."""
-    return user.mail_accounts.filter(Q(is_active=False) | ~Q(last_error=""))
+def mailbox_notices(user: User) -> MailboxNotices:
+    """What the chat list says about the person's mailboxes, from one query (plus one per
+    import still running)."""
+    importing = Exists(FolderState.objects.filter(account=OuterRef("pk"), history_below__gt=1))
+    mailboxes = list(
+        user.mail_accounts.only("user", "email", "is_active", "last_error").annotate(
+            importing=importing
+        )
+    )
+    return MailboxNotices(
+        imports=[import_progress(a) for a in mailboxes if a.importing],
+        troubled=[a for a in mailboxes if not a.is_active or a.last_error],
+    )

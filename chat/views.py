@@ -52,18 +52,19 @@ def _kind(request: HttpRequest) -> str:
 
 def _sidebar(user, which: str = queries.MAIN, kind: str = queries.ALL) -> dict:
     """What the chat list column shows on every chat page: one of the three lists."""
-    chats = queries.chat_list(user, which=which, kind=kind)
+    page = queries.chat_page(user, which=which, kind=kind)
+    notices = queries.mailbox_notices(user)
     return {
-        "chats": chats,
+        "chats": page.chats,
         "which": which,
         "kind": kind,
         "filters": FILTER_LABELS,
         "list_id": LIST_IDS[which],
         "counts": queries.list_counts(user),
-        "more_offset": len(chats) if queries.chat_count(user, which, kind) > len(chats) else None,
+        "more_offset": page.more_offset,
         "search_min_length": queries.SEARCH_MIN_LENGTH,
-        "imports": queries.imports_running(user),
-        "troubled": queries.mailboxes_needing_attention(user),
+        "imports": notices.imports,
+        "troubled": notices.troubled,
     }
 
 
@@ -150,19 +151,17 @@ def chat_list(request: HttpRequest) -> HttpResponse:
     offset = form.cleaned_data["offset"] or 0
     which = form.cleaned_data["which"] or queries.MAIN
     kind = form.cleaned_data["filter"] or queries.ALL
-    chats = queries.chat_list(request.user, which=which, kind=kind, offset=offset)
-    total = queries.chat_count(request.user, which, kind)
-    more = offset + len(chats) if total > offset + len(chats) else None
+    page = queries.chat_page(request.user, which=which, kind=kind, offset=offset)
     return render(
         request,
         "chat/_chat_rows.html",
         {
-            "chats": chats,
+            "chats": page.chats,
             "push": True,
             "which": which,
             "kind": kind,
             "counts": queries.list_counts(request.user),
-            "more_offset": more,
+            "more_offset": page.more_offset,
             "paging": offset > 0,
         },
     )
