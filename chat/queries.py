@@ -10,6 +10,8 @@ from django.db.models import (
     Count,
     Exists,
     ExpressionWrapper,
+    Func,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -248,10 +250,6 @@ class ListCounts:
 def list_counts(user: User) -> ListCounts:
     """How many chats wait behind the "Contact requests" and "Archived" entries, and how
     many messages are unread in chats that are neither muted nor requests."""
-    counts = _visible(Chat.objects.filter(account__user=user)).aggregate(
-        requests=Count("pk", filter=Q(is_request=True)),
-        archived=Count("pk", filter=Q(is_request=False, archived=True)),
-    )
     unread = visible_messages(
         Message.objects.filter(
             chat__in=_visible(
@@ -260,8 +258,17 @@ def list_counts(user: User) -> ListCounts:
             direction="in",
             seen=False,
         )
-    ).count()
-    return ListCounts(requests=counts["requests"], archived=counts["archived"], unread=unread)
+    ).values(n=Func("pk", function="COUNT"))
+    counts = _visible(Chat.objects.filter(account__user=user)).aggregate(
+        requests=Count("pk", filter=Q(is_request=True)),
+        archived=Count("pk", filter=Q(is_request=False, archived=True)),
+        # In the same query: PostgreSQL counts the unread messages once (an InitPlan);
+        # Max only lifts the constant into the aggregate, and is None without any chat.
+        unread=Max(Subquery(unread)),
+    )
+    return ListCounts(
+        requests=counts["requests"], archived=counts["archived"], unread=counts["unread"] or 0
+    )
 
 
 def chat_row(chat_id: int) -> Chat | None:

@@ -183,7 +183,7 @@ def initials(title: str) -> str:
     return (words[0][0] + words[1][0]).upper()
 
 
-@register.simple_tag
+@register.filter
 def chat_preview(chat) -> str:
     """What a chat row says about its last message: "You: " for ours, files by kind, the
     subject of a plain email without text."""
