@@ -65,13 +65,30 @@ def get_group_for_user(user: User, chat_id: int) -> Chat:
     )
 
 
-def get_chat_for_user(user: User, chat_id: int) -> Chat:
-    return get_object_or_404(
-        Chat.objects.select_related("account")
+def _chats_of(user: User) -> QuerySet[Chat]:
+    return (
+        Chat.objects.filter(account__user=user)
+        .select_related("account")
         .defer("avatar")
-        .annotate(blocked=_flag(_peer_blocked())),
+        .annotate(blocked=_flag(_peer_blocked()))
+    )
+
+
+def get_chat_for_user(user: User, chat_id: int) -> Chat:
+    return get_object_or_404(_chats_of(user), pk=chat_id)
+
+
+def open_chat_for_user(user: User, chat_id: int) -> Chat:
+    """A chat being opened, as get_chat_for_user, with `first_unread`: the oldest shown
+    incoming message not yet seen, where the "Unread messages" line goes; and `unseen`:
+    whether any incoming message is left to mark read (shown or not)."""
+    unseen = Message.objects.filter(chat=OuterRef("pk"), direction="in", seen=False)
+    first = visible_messages(unseen.filter(is_control=False)).order_by("sort_at", "pk")
+    return get_object_or_404(
+        _chats_of(user).annotate(
+            first_unread=Subquery(first.values("pk")[:1]), unseen=Exists(unseen)
+        ),
         pk=chat_id,
-        account__user=user,
     )
 
 
@@ -418,16 +435,6 @@ def conversation_page(
     return ConversationPage(messages=page, older=page[0].pk if len(rows) > size else None)
 
 
-def first_unread_pk(chat: Chat) -> int | None:
-    """The oldest shown incoming message not yet seen, where the "Unread messages" line goes."""
-    return (
-        visible_messages(chat.messages.filter(is_control=False, direction="in", seen=False))
-        .order_by("sort_at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-
-
 def message_for_push(message_id: int) -> Message | None:
     return (
         _message_rows(Message.objects.filter(pk=message_id))
@@ -468,6 +475,7 @@ def import_progress(account: MailAccount) -> ImportProgress:
 
 @dataclass(frozen=True)
 class MailboxNotices:
+    linked: bool  # the person has linked a mailbox at all
     imports: list[ImportProgress]  # history imports still running
     troubled: list[MailAccount]  # failed to sync or paused (a rejected password)
 
@@ -482,6 +490,7 @@ def mailbox_notices(user: User) -> MailboxNotices:
         )
     )
     return MailboxNotices(
+        linked=bool(mailboxes),
         imports=[import_progress(a) for a in mailboxes if a.importing],
         troubled=[a for a in mailboxes if not a.is_active or a.last_error],
     )

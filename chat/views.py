@@ -29,9 +29,11 @@ from mailcore.errors import MailError
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    if not request.user.mail_accounts.exists():
+    notices = queries.mailbox_notices(request.user)
+    if not notices.linked:
         return redirect("accounts:mailbox_new")
-    return render(request, "chat/home.html", _sidebar(request.user, kind=_kind(request)))
+    context = _sidebar(request.user, kind=_kind(request), notices=notices)
+    return render(request, "chat/home.html", context)
 
 
 LIST_IDS = {
@@ -50,10 +52,10 @@ def _kind(request: HttpRequest) -> str:
     return kind if kind in queries.FILTERS else queries.ALL
 
 
-def _sidebar(user, which: str = queries.MAIN, kind: str = queries.ALL) -> dict:
+def _sidebar(user, which: str = queries.MAIN, kind: str = queries.ALL, notices=None) -> dict:
     """What the chat list column shows on every chat page: one of the three lists."""
     page = queries.chat_page(user, which=which, kind=kind)
-    notices = queries.mailbox_notices(user)
+    notices = notices or queries.mailbox_notices(user)
     return {
         "chats": page.chats,
         "which": which,
@@ -115,10 +117,11 @@ def _list_of(chat) -> str:
 
 @login_required
 def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
-    chat = queries.get_chat_for_user(request.user, chat_id)
+    chat = queries.open_chat_for_user(request.user, chat_id)
     rendered_at = timezone.now()
-    first_unread = None if chat.is_request else queries.first_unread_pk(chat)
-    services.mark_chat_read(chat=chat)
+    first_unread = None if chat.is_request else chat.first_unread
+    if chat.unseen:
+        services.mark_chat_read(chat=chat)
     page = queries.conversation_page(chat)
     return render(
         request,
