@@ -11,6 +11,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     Func,
+    IntegerField,
     Max,
     OuterRef,
     Prefetch,
@@ -170,19 +171,12 @@ def get_message_in_chat(chat: Chat, message_id: int) -> Message:
 CHAT_PAGE_SIZE = 50
 
 
-def _with_unread(chats: list[Chat]) -> list[Chat]:
-    """Set `unread` on each chat with one grouped query (over the partial unread index)."""
-    counts = dict(
-        visible_messages(
-            Message.objects.filter(chat__in=[c.pk for c in chats], direction="in", seen=False)
-        )
-        .values_list("chat_id")
-        .annotate(n=Count("pk"))
-        .values_list("chat_id", "n")
+def _unread() -> Subquery:
+    """A chat's unread count, for its row (over the partial unread index)."""
+    unread = visible_messages(
+        Message.objects.filter(chat=OuterRef("pk"), direction="in", seen=False)
     )
-    for chat in chats:
-        chat.unread = counts.get(chat.pk, 0)
-    return chats
+    return Subquery(unread.values(n=Func("pk", function="COUNT")), output_field=IntegerField())
 
 
 # The three lists a person's chats fall into (hidden ones are in none).
@@ -210,12 +204,13 @@ def _in_list(user: User, which: str, kind: str = ALL) -> QuerySet[Chat]:
 
 
 def _rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
-    """What a chat row shows: its last message with its files, and whether it is a chat."""
+    """What a chat row shows: its last message with its files, whether it is a chat, and
+    its unread count."""
     return (
         chats.select_related("last_message")
         .prefetch_related(_files("last_message__attachments"))
         .defer("avatar", *(f"last_message__{name}" for name in NOT_IN_PREVIEW))
-        .annotate(is_chat=_is_chat())
+        .annotate(is_chat=_is_chat(), unread=_unread())
     )
 
 
@@ -243,7 +238,7 @@ def chat_page(
     ids = _in_list(user, which, kind).order_by(*ORDER).values("pk")[offset : offset + limit + 1]
     rows = list(_rows(Chat.objects.filter(pk__in=ids)).order_by(*ORDER))
     more = offset + limit if len(rows) > limit else None
-    return ChatPage(chats=_with_unread(rows[:limit]), more_offset=more)
+    return ChatPage(chats=rows[:limit], more_offset=more)
 
 
 def chat_list(
@@ -290,15 +285,14 @@ def list_counts(user: User) -> ListCounts:
 
 def chat_row(chat_id: int) -> Chat | None:
     """One chat for a pushed row; `hidden` says it belongs in no list."""
-    chat = _pushed_rows(Chat.objects.filter(pk=chat_id)).first()
-    return _with_unread([chat])[0] if chat else None
+    return _pushed_rows(Chat.objects.filter(pk=chat_id)).first()
 
 
 def chat_rows(chat_ids: list[int]) -> list[Chat]:
     """Several chats for one push of their rows, as chat_row, with a fixed number of queries."""
     if not chat_ids:
         return []
-    return _with_unread(list(_pushed_rows(Chat.objects.filter(pk__in=chat_ids))))
+    return list(_pushed_rows(Chat.objects.filter(pk__in=chat_ids)))
 
 
 def _pushed_rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
@@ -344,12 +338,10 @@ def search(user: User, query: str) -> SearchResults:
     if len(query) < SEARCH_MIN_LENGTH:
         return SearchResults(query=query, chats=[], messages=[], more_messages=False)
     visible = _visible(Chat.objects.filter(account__user=user))
-    chats = _with_unread(
-        list(
-            _rows(
-                visible.filter(Q(name__icontains=query) | Q(peer_address__icontains=query))
-            ).order_by(*ORDER)[:SEARCH_CHATS_LIMIT]
-        )
+    chats = list(
+        _rows(visible.filter(Q(name__icontains=query) | Q(peer_address__icontains=query))).order_by(
+            *ORDER
+        )[:SEARCH_CHATS_LIMIT]
     )
     messages = list(
         visible_messages(
