@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts.models import MailAccount
 
@@ -219,6 +220,9 @@ class Message(models.Model):
             models.Index(
                 fields=["chat"], name="unread_incoming", condition=Q(direction="in", seen=False)
             ),
+            # Whether a chat is a chat (chat.queries._is_chat): asked for every row of the
+            # chat list, and a plain-email chat would otherwise read all its messages.
+            models.Index(fields=["chat"], name="is_chat_messages", condition=Q(is_chat=True)),
         ]
 
     def __str__(self) -> str:
@@ -237,6 +241,20 @@ class Message(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.is_outgoing and self.state == self.State.FAILED
+
+    # What a row shows. Pages set these for all their rows with one query each
+    # (chat.queries: Prefetch to_attr, or an annotation); a lone message reads them here.
+    @cached_property
+    def files(self) -> list[Attachment]:
+        return list(self.attachments.defer("data"))
+
+    @cached_property
+    def reaction_list(self) -> list[Reaction]:
+        return list(self.reactions.all())
+
+    @cached_property
+    def has_html(self) -> bool:
+        return bool(self.html)
 
 
 class Attachment(models.Model):

@@ -10,6 +10,9 @@ from django.db.models import (
     Count,
     Exists,
     ExpressionWrapper,
+    Func,
+    IntegerField,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -24,8 +27,30 @@ from accounts.models import MailAccount, User
 from chat.models import Attachment, BlockedAddress, Chat, FolderState, KnownAddress, Message
 
 PAGE_SIZE = 100
-# Pages list a message's files; their bytes are only read when one is opened.
-FILES_WITHOUT_BYTES = Prefetch("attachments", queryset=Attachment.objects.defer("data"))
+
+# Columns a message row never shows: wire data, and the HTML body (only whether there is
+# one), which can be far larger than everything else in the row.
+NOT_IN_ROWS = (
+    "message_id",
+    "to_addresses",
+    "in_reply_to",
+    "references",
+    "html",
+    "sent_at",
+    "receipt_to",
+    "raw_outgoing",
+    "claimed_at",
+    "created_at",
+    "updated_at",
+)
+# A chat row's preview of its last message needs even less.
+NOT_IN_PREVIEW = (*NOT_IN_ROWS, "quote_text", "folded_text", "problem", "send_error")
+
+
+def _files(lookup: str) -> Prefetch:
+    """A message's files for its row (`Message.files`): without their bytes, which are only
+    read when one is opened."""
+    return Prefetch(lookup, queryset=Attachment.objects.defer("data"), to_attr="files")
 
 
 def get_account_for_user(user: User, account_id: int) -> MailAccount:
@@ -41,13 +66,30 @@ def get_group_for_user(user: User, chat_id: int) -> Chat:
     )
 
 
-def get_chat_for_user(user: User, chat_id: int) -> Chat:
-    return get_object_or_404(
-        Chat.objects.select_related("account")
+def _chats_of(user: User) -> QuerySet[Chat]:
+    return (
+        Chat.objects.filter(account__user=user)
+        .select_related("account")
         .defer("avatar")
-        .annotate(blocked=_flag(_peer_blocked())),
+        .annotate(blocked=_flag(_peer_blocked()))
+    )
+
+
+def get_chat_for_user(user: User, chat_id: int) -> Chat:
+    return get_object_or_404(_chats_of(user), pk=chat_id)
+
+
+def open_chat_for_user(user: User, chat_id: int) -> Chat:
+    """A chat being opened, as get_chat_for_user, with `first_unread`: the oldest shown
+    incoming message not yet seen, where the "Unread messages" line goes; and `unseen`:
+    whether any incoming message is left to mark read (shown or not)."""
+    unseen = Message.objects.filter(chat=OuterRef("pk"), direction="in", seen=False)
+    first = visible_messages(unseen.filter(is_control=False)).order_by("sort_at", "pk")
+    return get_object_or_404(
+        _chats_of(user).annotate(
+            first_unread=Subquery(first.values("pk")[:1]), unseen=Exists(unseen)
+        ),
         pk=chat_id,
-        account__user=user,
     )
 
 
@@ -129,19 +171,12 @@ def get_message_in_chat(chat: Chat, message_id: int) -> Message:
 CHAT_PAGE_SIZE = 50
 
 
-def _with_unread(chats: list[Chat]) -> list[Chat]:
-    """Set `unread` on each chat with one grouped query (over the partial unread index)."""
-    counts = dict(
-        visible_messages(
-            Message.objects.filter(chat__in=[c.pk for c in chats], direction="in", seen=False)
-        )
-        .values_list("chat_id")
-        .annotate(n=Count("pk"))
-        .values_list("chat_id", "n")
+def _unread() -> Subquery:
+    """A chat's unread count, for its row (over the partial unread index)."""
+    unread = visible_messages(
+        Message.objects.filter(chat=OuterRef("pk"), direction="in", seen=False)
     )
-    for chat in chats:
-        chat.unread = counts.get(chat.pk, 0)
-    return chats
+    return Subquery(unread.values(n=Func("pk", function="COUNT")), output_field=IntegerField())
 
 
 # The three lists a person's chats fall into (hidden ones are in none).
@@ -169,15 +204,41 @@ def _in_list(user: User, which: str, kind: str = ALL) -> QuerySet[Chat]:
 
 
 def _rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
-    """What a chat row shows: its last message with its files, and whether it is a chat."""
+    """What a chat row shows: its last message with its files, whether it is a chat, and
+    its unread count."""
     return (
-        chats.select_related("last_message", "account")
-        .prefetch_related(
-            Prefetch("last_message__attachments", queryset=Attachment.objects.defer("data"))
-        )
-        .defer("avatar")
-        .annotate(is_chat=_is_chat())
+        chats.select_related("last_message")
+        .prefetch_related(_files("last_message__attachments"))
+        .defer("avatar", *(f"last_message__{name}" for name in NOT_IN_PREVIEW))
+        .annotate(is_chat=_is_chat(), unread=_unread())
     )
+
+
+ORDER = ("-pinned", "-last_activity_at", "-pk")
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    chats: list[Chat]
+    more_offset: int | None  # where the next page starts, if there is one
+
+
+def chat_page(
+    user: User,
+    *,
+    which: str = MAIN,
+    kind: str = ALL,
+    offset: int = 0,
+    limit: int = CHAT_PAGE_SIZE,
+) -> ChatPage:
+    """A page of one of the person's chat lists, pinned chats first, then by most recent
+    activity, with unread counts; one row more is read to know whether another follows."""
+    # The page is picked from the chats alone, and only its rows are joined to their last
+    # messages: joining every chat before sorting costs more than the rest of the page.
+    ids = _in_list(user, which, kind).order_by(*ORDER).values("pk")[offset : offset + limit + 1]
+    rows = list(_rows(Chat.objects.filter(pk__in=ids)).order_by(*ORDER))
+    more = offset + limit if len(rows) > limit else None
+    return ChatPage(chats=rows[:limit], more_offset=more)
 
 
 def chat_list(
@@ -188,16 +249,7 @@ def chat_list(
     offset: int = 0,
     limit: int = CHAT_PAGE_SIZE,
 ) -> list[Chat]:
-    """A page of one of the person's chat lists, pinned chats first, then by most recent
-    activity, with unread counts."""
-    page = _rows(_in_list(user, which, kind)).order_by("-pinned", "-last_activity_at", "-pk")[
-        offset : offset + limit
-    ]
-    return _with_unread(list(page))
-
-
-def chat_count(user: User, which: str = MAIN, kind: str = ALL) -> int:
-    return _in_list(user, which, kind).count()
+    return chat_page(user, which=which, kind=kind, offset=offset, limit=limit).chats
 
 
 @dataclass(frozen=True)
@@ -210,10 +262,6 @@ class ListCounts:
 def list_counts(user: User) -> ListCounts:
     """How many chats wait behind the "Contact requests" and "Archived" entries, and how
     many messages are unread in chats that are neither muted nor requests."""
-    counts = _visible(Chat.objects.filter(account__user=user)).aggregate(
-        requests=Count("pk", filter=Q(is_request=True)),
-        archived=Count("pk", filter=Q(is_request=False, archived=True)),
-    )
     unread = visible_messages(
         Message.objects.filter(
             chat__in=_visible(
@@ -222,25 +270,33 @@ def list_counts(user: User) -> ListCounts:
             direction="in",
             seen=False,
         )
-    ).count()
-    return ListCounts(requests=counts["requests"], archived=counts["archived"], unread=unread)
+    ).values(n=Func("pk", function="COUNT"))
+    counts = _visible(Chat.objects.filter(account__user=user)).aggregate(
+        requests=Count("pk", filter=Q(is_request=True)),
+        archived=Count("pk", filter=Q(is_request=False, archived=True)),
+        # In the same query: PostgreSQL counts the unread messages once (an InitPlan);
+        # Max only lifts the constant into the aggregate, and is None without any chat.
+        unread=Max(Subquery(unread)),
+    )
+    return ListCounts(
+        requests=counts["requests"], archived=counts["archived"], unread=counts["unread"] or 0
+    )
 
 
 def chat_row(chat_id: int) -> Chat | None:
     """One chat for a pushed row; `hidden` says it belongs in no list."""
-    chat = _pushed_rows(Chat.objects.filter(pk=chat_id)).first()
-    return _with_unread([chat])[0] if chat else None
+    return _pushed_rows(Chat.objects.filter(pk=chat_id)).first()
 
 
 def chat_rows(chat_ids: list[int]) -> list[Chat]:
     """Several chats for one push of their rows, as chat_row, with a fixed number of queries."""
     if not chat_ids:
         return []
-    return _with_unread(list(_pushed_rows(Chat.objects.filter(pk__in=chat_ids))))
+    return list(_pushed_rows(Chat.objects.filter(pk__in=chat_ids)))
 
 
 def _pushed_rows(chats: QuerySet[Chat]) -> QuerySet[Chat]:
-    return _rows(chats).annotate(
+    return _rows(chats.select_related("account")).annotate(
         hidden=_flag(_peer_blocked() | (Q(is_request=True) & _blocked("requested_by"))),
     )
 
@@ -282,12 +338,10 @@ def search(user: User, query: str) -> SearchResults:
     if len(query) < SEARCH_MIN_LENGTH:
         return SearchResults(query=query, chats=[], messages=[], more_messages=False)
     visible = _visible(Chat.objects.filter(account__user=user))
-    chats = _with_unread(
-        list(
-            _rows(
-                visible.filter(Q(name__icontains=query) | Q(peer_address__icontains=query))
-            ).order_by("-pinned", "-last_activity_at", "-pk")[:SEARCH_CHATS_LIMIT]
-        )
+    chats = list(
+        _rows(visible.filter(Q(name__icontains=query) | Q(peer_address__icontains=query))).order_by(
+            *ORDER
+        )[:SEARCH_CHATS_LIMIT]
     )
     messages = list(
         visible_messages(
@@ -317,20 +371,24 @@ CHANGE_MARGIN = timedelta(seconds=10)
 
 
 def _message_rows(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """Messages as rows render them: chat, reactions, files without bytes, and the pk of
-    the message a reply quotes (when it is stored), for jumping to it."""
+    """Messages as rows render them: reactions, files without bytes, whether there is an
+    HTML body, and the pk of the message a reply quotes (when it is stored), for jumping
+    to it. To a list, not a queryset per row: that costs more than the row's query."""
     quoted = Message.objects.filter(
         account_id=OuterRef("account_id"), message_id=OuterRef("in_reply_to"), is_control=False
     ).values("pk")[:1]
     return (
-        messages.select_related("chat")
-        .defer("chat__avatar")
-        .prefetch_related("reactions", FILES_WITHOUT_BYTES)
-        .annotate(reply_pk=Subquery(quoted))
+        messages.defer(*NOT_IN_ROWS)
+        .prefetch_related(
+            Prefetch("reactions", to_attr="reaction_list"),
+            _files("attachments"),
+        )
+        .annotate(reply_pk=Subquery(quoted), has_html=_flag(~Q(html="")))
     )
 
 
 def _shown(chat: Chat) -> QuerySet[Message]:
+    """The chat's shown messages; each row's `chat` is `chat` itself (no join)."""
     return _message_rows(visible_messages(chat.messages.filter(is_control=False)))
 
 
@@ -369,18 +427,13 @@ def conversation_page(
     return ConversationPage(messages=page, older=page[0].pk if len(rows) > size else None)
 
 
-def first_unread_pk(chat: Chat) -> int | None:
-    """The oldest shown incoming message not yet seen, where the "Unread messages" line goes."""
+def message_for_push(message_id: int) -> Message | None:
     return (
-        visible_messages(chat.messages.filter(is_control=False, direction="in", seen=False))
-        .order_by("sort_at", "pk")
-        .values_list("pk", flat=True)
+        _message_rows(Message.objects.filter(pk=message_id))
+        .select_related("chat")
+        .defer("chat__avatar")
         .first()
     )
-
-
-def message_for_push(message_id: int) -> Message | None:
-    return _message_rows(Message.objects.filter(pk=message_id)).first()
 
 
 @dataclass(frozen=True)
@@ -412,13 +465,24 @@ def import_progress(account: MailAccount) -> ImportProgress:
     )
 
 
-def imports_running(user: User) -> list[ImportProgress]:
-    return [
-        import_progress(a)
-        for a in user.mail_accounts.filter(folder_states__history_below__gt=1).distinct()
-    ]
+@dataclass(frozen=True)
+class MailboxNotices:
+    linked: bool  # the person has linked a mailbox at all
+    imports: list[ImportProgress]  # history imports still running
+    troubled: list[MailAccount]  # failed to sync or paused (a rejected password)
 
 
-def mailboxes_needing_attention(user: User) -> QuerySet[MailAccount]:
-    """Mailboxes that failed to sync or were paused (a rejected password)."""
-    return user.mail_accounts.filter(Q(is_active=False) | ~Q(last_error=""))
+def mailbox_notices(user: User) -> MailboxNotices:
+    """What the chat list says about the person's mailboxes, from one query (plus one per
+    import still running)."""
+    importing = Exists(FolderState.objects.filter(account=OuterRef("pk"), history_below__gt=1))
+    mailboxes = list(
+        user.mail_accounts.only("user", "email", "is_active", "last_error").annotate(
+            importing=importing
+        )
+    )
+    return MailboxNotices(
+        linked=bool(mailboxes),
+        imports=[import_progress(a) for a in mailboxes if a.importing],
+        troubled=[a for a in mailboxes if not a.is_active or a.last_error],
+    )

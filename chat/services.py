@@ -151,6 +151,9 @@ def mark_chat_read(*, chat: Chat) -> int:
     the read receipts their senders asked for (chat.receipts.may_send_receipt decides)."""
     from chat import tasks
 
+    unread = Message.objects.filter(chat=chat, direction=Message.Direction.INCOMING, seen=False)
+    if not unread.exists():
+        return 0  # opening a chat already read: no lock, no transaction
     if requests.withholds_reads(chat):
         return 0  # a contact request is read on the server only once accepted
     with transaction.atomic():

@@ -29,9 +29,11 @@ from mailcore.errors import MailError
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    if not request.user.mail_accounts.exists():
+    notices = queries.mailbox_notices(request.user)
+    if not notices.linked:
         return redirect("accounts:mailbox_new")
-    return render(request, "chat/home.html", _sidebar(request.user, kind=_kind(request)))
+    context = _sidebar(request.user, kind=_kind(request), notices=notices)
+    return render(request, "chat/home.html", context)
 
 
 LIST_IDS = {
@@ -50,20 +52,21 @@ def _kind(request: HttpRequest) -> str:
     return kind if kind in queries.FILTERS else queries.ALL
 
 
-def _sidebar(user, which: str = queries.MAIN, kind: str = queries.ALL) -> dict:
+def _sidebar(user, which: str = queries.MAIN, kind: str = queries.ALL, notices=None) -> dict:
     """What the chat list column shows on every chat page: one of the three lists."""
-    chats = queries.chat_list(user, which=which, kind=kind)
+    page = queries.chat_page(user, which=which, kind=kind)
+    notices = notices or queries.mailbox_notices(user)
     return {
-        "chats": chats,
+        "chats": page.chats,
         "which": which,
         "kind": kind,
         "filters": FILTER_LABELS,
         "list_id": LIST_IDS[which],
         "counts": queries.list_counts(user),
-        "more_offset": len(chats) if queries.chat_count(user, which, kind) > len(chats) else None,
+        "more_offset": page.more_offset,
         "search_min_length": queries.SEARCH_MIN_LENGTH,
-        "imports": queries.imports_running(user),
-        "troubled": queries.mailboxes_needing_attention(user),
+        "imports": notices.imports,
+        "troubled": notices.troubled,
     }
 
 
@@ -114,10 +117,11 @@ def _list_of(chat) -> str:
 
 @login_required
 def chat_detail(request: HttpRequest, chat_id: int) -> HttpResponse:
-    chat = queries.get_chat_for_user(request.user, chat_id)
+    chat = queries.open_chat_for_user(request.user, chat_id)
     rendered_at = timezone.now()
-    first_unread = None if chat.is_request else queries.first_unread_pk(chat)
-    services.mark_chat_read(chat=chat)
+    first_unread = None if chat.is_request else chat.first_unread
+    if chat.unseen:
+        services.mark_chat_read(chat=chat)
     page = queries.conversation_page(chat)
     return render(
         request,
@@ -150,19 +154,17 @@ def chat_list(request: HttpRequest) -> HttpResponse:
     offset = form.cleaned_data["offset"] or 0
     which = form.cleaned_data["which"] or queries.MAIN
     kind = form.cleaned_data["filter"] or queries.ALL
-    chats = queries.chat_list(request.user, which=which, kind=kind, offset=offset)
-    total = queries.chat_count(request.user, which, kind)
-    more = offset + len(chats) if total > offset + len(chats) else None
+    page = queries.chat_page(request.user, which=which, kind=kind, offset=offset)
     return render(
         request,
         "chat/_chat_rows.html",
         {
-            "chats": chats,
+            "chats": page.chats,
             "push": True,
             "which": which,
             "kind": kind,
             "counts": queries.list_counts(request.user),
-            "more_offset": more,
+            "more_offset": page.more_offset,
             "paging": offset > 0,
         },
     )

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from chat import queries
 from chat.models import Chat, Message
 
 pytestmark = pytest.mark.django_db
@@ -44,13 +45,29 @@ def test_chat_list_query_count_does_not_grow_with_chats(make_person, django_asse
     for i in range(3):
         _chat_with_messages(alice.account, f"p{i}@example.org", 2)
     client = _client(alice)
-    with django_assert_max_num_queries(11) as few:
+    with django_assert_max_num_queries(6) as few:
         client.get("/")
     for i in range(3, 30):
         _chat_with_messages(alice.account, f"p{i}@example.org", 2)
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get("/")
     assert response.content.decode().count('class="chat-row') == 30
+
+
+def test_a_chat_opened_again_costs_the_same_queries_however_long_it_is(
+    make_person, django_assert_max_num_queries
+):
+    alice = make_person("alice")
+    short = _chat_with_messages(alice.account, "short@example.org", 2)
+    long = _chat_with_messages(alice.account, "long@example.org", queries.PAGE_SIZE + 20)
+    client = _client(alice)
+    client.get(f"/chats/{short.pk}/")  # read now: opening it again writes nothing
+    client.get(f"/chats/{long.pk}/")
+    with django_assert_max_num_queries(10) as few:
+        client.get(f"/chats/{short.pk}/")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(f"/chats/{long.pk}/").content.decode()
+    assert page.count('class="msg in') == queries.PAGE_SIZE
 
 
 def test_opening_a_chat_marks_it_read_and_shows_unread_badges_elsewhere(make_person):
