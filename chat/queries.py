@@ -170,7 +170,9 @@ def get_message_in_chat(chat: Chat, message_id: int) -> Message:
     )
 
 
-CHAT_PAGE_SIZE = 50
+# Chat rows per page: a sidebar shows about fifteen; the next page loads when its "More
+# chats" link scrolls into view.
+CHAT_PAGE_SIZE = 30
 
 
 def _unread() -> Subquery:

@@ -154,13 +154,14 @@ def test_a_paused_mailbox_is_announced_on_the_chat_page(make_person):
 
 def test_the_chat_list_comes_in_pages(make_person):
     alice = make_person("alice")
-    for i in range(55):
+    size = queries.CHAT_PAGE_SIZE
+    for i in range(size + 5):
         _chat_with_messages(alice.account, f"page{i}@example.org", 1)
     client = _client(alice)
     first = client.get("/").content.decode()
-    assert first.count('class="chat-row') == 50
-    assert "offset=50" in first
-    rest = client.get("/chats/list/?offset=50").content.decode()
+    assert first.count('class="chat-row') == size
+    assert f"offset={size}" in first
+    rest = client.get(f"/chats/list/?offset={size}").content.decode()
     assert rest.count('class="chat-row') == 5
     assert "?offset=" not in rest  # nothing more after the last page
     assert client.get("/chats/list/?offset=-1").status_code == 400

@@ -4,11 +4,13 @@ unread count, live."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from chat import requests
+from chat import queries, requests
 from chat.models import Chat, Message
 from tests.mailserver import add_mail_user, send_plain_mail
 
@@ -68,3 +70,28 @@ def test_search_finds_a_plain_emails_text_and_the_tab_title_counts_unread_live(
     expect(page.locator(".search-hit")).to_have_count(1)
     page.keyboard.press("Escape")
     expect(page.locator("#chat-list")).to_be_visible()
+
+
+def test_scrolling_down_the_list_loads_the_next_chats_by_itself(make_person, open_page):
+    alice = make_person("alice")
+    now = timezone.now()
+    count = 2 * queries.CHAT_PAGE_SIZE + 5
+    Chat.objects.bulk_create(
+        Chat(
+            account=alice.account,
+            peer_address=f"friend{n:03}@example.org",
+            last_activity_at=now - timedelta(minutes=n),
+        )
+        for n in range(count)
+    )
+
+    page = open_page(alice, "/")
+    rows = page.locator("#chat-list .chat-row")
+    expect(rows).to_have_count(queries.CHAT_PAGE_SIZE)
+    for _ in range(3):  # each page's "More chats" link loads the next when it shows
+        page.locator("#chat-more").scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+    expect(rows).to_have_count(count)
+    expect(page.locator("#chat-more a")).to_have_count(0)
+    expect(rows.last).to_contain_text(f"friend{count - 1:03}@example.org")
+    expect(rows.first).to_contain_text("friend000@example.org")
