@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 
 from mailcore.addresses import Address, parse_address_list
 from mailcore.decoding import decode_header_value, fix_surrogates, unfold
@@ -82,11 +83,15 @@ class ParsedMessage:
 
     def chat_header(self, name: str) -> str | None:
         """Return the decoded value of a collected chat header, matching its name in any case."""
-        wanted = name.lower()
+        return self._chat_headers_by_lower_name.get(name.lower())
+
+    @cached_property
+    def _chat_headers_by_lower_name(self) -> dict[str, str]:
+        # Classifying a message asks for a dozen headers; the first spelling met wins.
+        by_name: dict[str, str] = {}
         for key, value in self.chat_headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
+            by_name.setdefault(key.lower(), value)
+        return by_name
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
