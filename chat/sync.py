@@ -519,38 +519,59 @@ def new_message(
     receipt_sent: bool = False,
 ) -> Message:
     """The unsaved row for a new incoming (or our own, found on the server) message."""
+    fields = message_fields(
+        account,
+        parsed,
+        change=change,
+        sort_at=sort_at,
+        seen=seen,
+        partial=partial,
+        receipt_sent=receipt_sent,
+    )
+    return Message(account=account, chat=chat, **fields)
+
+
+def message_fields(
+    account: MailAccount,
+    parsed: ParsedMessage,
+    *,
+    change: str | None,
+    sort_at: datetime,
+    seen: bool,
+    partial: bool,
+    receipt_sent: bool = False,
+) -> dict:
+    """new_message's field values but its account and chat, for rows stored in bulk."""
     sender = parsed.from_.addr if parsed.from_ else ""
     outgoing = sender == account.email
     # A messenger's reply starts with the quoted message; show it as a quote, not as text.
     quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
     if change is not None:
         quote, body = None, change
-    return Message(
-        account=account,
-        chat=chat,
-        direction=Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
-        state=Message.State.SENT if outgoing else Message.State.RECEIVED,
-        message_id=parsed.message_id,
-        from_address=sender,
-        from_name=parsed.from_.name if parsed.from_ else "",
-        to_addresses=[a.addr for a in (*parsed.to, *parsed.cc)],
-        subject=parsed.subject[:998],
-        text=body,
-        quote_text=quote or "",
-        folded_text=parsed.folded_text,
-        html=parsed.html or "",
-        is_chat=parsed.is_chat,
-        is_system=change is not None,
-        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
-        references=list(parsed.references),
-        problem=(parsed.problem or "")[:300],
-        sent_at=parsed.date,
-        sort_at=sort_at,
-        seen=seen or outgoing,
-        is_partial=partial,
-        receipt_to="" if outgoing else (receipt_requested(parsed, account.email) or ""),
-        receipt_sent=receipt_sent,
-    )
+    return {
+        "direction": Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
+        "state": Message.State.SENT if outgoing else Message.State.RECEIVED,
+        "message_id": parsed.message_id,
+        "from_address": sender,
+        "from_name": parsed.from_.name if parsed.from_ else "",
+        "to_addresses": [a.addr for a in (*parsed.to, *parsed.cc)],
+        "subject": parsed.subject[:998],
+        "text": body,
+        "quote_text": quote or "",
+        "folded_text": parsed.folded_text,
+        "html": parsed.html or "",
+        "is_chat": parsed.is_chat,
+        "is_system": change is not None,
+        "in_reply_to": parsed.in_reply_to[0] if parsed.in_reply_to else "",
+        "references": list(parsed.references),
+        "problem": (parsed.problem or "")[:300],
+        "sent_at": parsed.date,
+        "sort_at": sort_at,
+        "seen": seen or outgoing,
+        "is_partial": partial,
+        "receipt_to": "" if outgoing else (receipt_requested(parsed, account.email) or ""),
+        "receipt_sent": receipt_sent,
+    }
 
 
 def _sort_after_parent(chat: Chat, parsed: ParsedMessage, sort_at, *, live: bool):
