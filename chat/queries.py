@@ -256,6 +256,21 @@ def chat_list(
     return chat_page(user, which=which, kind=kind, offset=offset, limit=limit).chats
 
 
+def on_first_pages(user: User, chat_ids: set[int]) -> set[int]:
+    """Which of these chats are on the first page of one of the person's lists (any filter):
+    the rows a page shows until it asks for more. One query."""
+    if not chat_ids:
+        return set()
+    pages = [
+        _in_list(user, which, kind)
+        .order_by("-pinned", "-last_activity_at", "-pk")
+        .values_list("pk", flat=True)[:CHAT_PAGE_SIZE]
+        for which in LISTS
+        for kind in FILTERS
+    ]
+    return set(pages[0].union(*pages[1:], all=True)) & chat_ids
+
+
 @dataclass(frozen=True)
 class ListCounts:
     requests: int
