@@ -48,7 +48,8 @@ def insert(model: type[Model], objects: list[Model]) -> None:
 
 def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows given as {attname: value} (`chat_id`, not `chat`) and return their
-    primary keys in order; a field left out gets its default, as Model(**row) would.
+    primary keys in order; a field left out gets its default, as Model(**row).save()
+    would. Fills the defaults into `rows`.
 
     insert() without the model instances, for callers that need no more than the keys:
     building an instance costs more than copying its row.
@@ -56,15 +57,21 @@ def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     plan = _plan(model)
+    columns = set(plan.attnames)
+    unknown = set().union(*(row.keys() - columns for row in rows))
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
     if connection.vendor != "postgresql":
         objects = [model(**row) for row in rows]
         model.objects.bulk_create(objects)
         return [obj.pk for obj in objects]
     now = timezone.now()
-    missing = [(f.attname, f) for f in plan.fields if f.attname not in rows[0]]
     for row in rows:
-        for attname, f in missing:
-            row[attname] = now if attname in plan.stamped else f.get_default()
+        for f in plan.fields:
+            if f.attname not in row:
+                row[f.attname] = f.get_default()
+        for attname in plan.stamped:
+            row[attname] = now
     return _copy(model, [plan.convert(row) for row in rows])
 
 

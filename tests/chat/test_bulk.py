@@ -171,3 +171,47 @@ def test_a_conflict_inserts_nothing(account):
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk.insert(Message, [fresh, dup])
     assert not Message.objects.filter(message_id=fresh.message_id).exists()
+
+
+def test_rows_without_instances_read_back_as_saved_ones_with_defaults_filled_in(account):
+    chat = Chat.objects.create(
+        account=account, peer_address="rows@example.org", last_activity_at=timezone.now()
+    )
+    saved = _messages(account, chat, "saved")
+    for message in saved:
+        message.save()
+    fields = [
+        f
+        for f in Message._meta.concrete_fields
+        if f.name not in {"id", "account", "chat", "message_id", "created_at", "updated_at"}
+    ]
+    # What differs from the defaults, which are left to insert_rows to fill in.
+    rows = [
+        {
+            "account_id": account.pk,
+            "chat_id": chat.pk,
+            "message_id": f"<rows-{i}@x>",
+            **{
+                f.attname: getattr(m, f.attname)
+                for f in fields
+                if getattr(m, f.attname) != f.get_default()
+            },
+        }
+        for i, m in enumerate(saved)
+    ]
+
+    pks = bulk.insert_rows(Message, rows)
+
+    assert len(pks) == 2 and pks[0] < pks[1]
+    copied = list(Message.objects.filter(pk__in=pks).order_by("pk"))
+    assert [m.message_id for m in copied] == ["<rows-0@x>", "<rows-1@x>"]
+    assert _stored(copied) == _stored(saved)
+    assert all(m.created_at and m.updated_at for m in copied)
+
+
+def test_rows_naming_a_field_instead_of_its_column_are_refused(account):
+    chat = Chat.objects.create(
+        account=account, peer_address="bad@example.org", last_activity_at=timezone.now()
+    )
+    with pytest.raises(TypeError, match="no column chat"):
+        bulk.insert_rows(MessageCopy, [{"chat": chat, "uid": 1}])
