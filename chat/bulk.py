@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.db import connection
@@ -20,6 +21,7 @@ from django.db.models import (
     TextField,
 )
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 
 def insert(model: type[Model], objects: list[Model]) -> None:
@@ -174,10 +176,13 @@ def _converter(field: Field) -> Callable[[Any], Any]:
         return field.get_db_prep_save(value, connection)
 
     if isinstance(field, JSONField):
+        # What the PostgreSQL backend's adapt_json_value makes of it, without looking the
+        # connection up (a thread-local) for every value.
+        dumps = json.dumps if field.encoder is None else partial(json.dumps, cls=field.encoder)
 
         def json_value(value: Any) -> Any:
             if type(value) in (list, dict):
-                return connection.ops.adapt_json_value(value, field.encoder)
+                return Jsonb(value, dumps=dumps)
             return generic(value)
 
         return json_value

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import MailAccount, User
 from chat import events, queries
-from chat.models import Chat
+from chat.models import Chat, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +42,9 @@ def sent(monkeypatch):
 _peers = iter(range(10**6))
 
 
-def _chats(account, count: int, **fields) -> list[Chat]:
+def _chats(account, count: int, *, last_activity_at=None, **fields) -> list[Chat]:
     """`count` chats, the newest first."""
-    now = timezone.now()
+    now = last_activity_at or timezone.now()
     return [
         Chat.objects.create(
             account=account,
@@ -110,16 +110,28 @@ def test_an_import_that_changed_nothing_pushes_nothing(
 
 
 def test_first_pages_count_each_list_and_filter_of_the_owner_only(account):
-    chats = _chats(account, queries.CHAT_PAGE_SIZE + 1)
+    chats = _chats(account, queries.CHAT_PAGE_SIZE + 2)  # plain email, the newest first
+    below, last = chats[-2], chats[-1]
+    # The oldest is a chat: below the first page of "all", first on that of "chats".
+    Message.objects.create(
+        account=account,
+        chat=last,
+        direction="in",
+        state="received",
+        message_id="<chat$1@x>",
+        from_address=last.peer_address,
+        is_chat=True,
+        sort_at=last.last_activity_at,
+    )
+    pinned = _chats(account, 1, pinned=True, last_activity_at=timezone.now() - timedelta(days=9))
     archived = _chats(account, 1, archived=True)[0]
     other_user = User.objects.create_user(username="other", password="x" * 20)
     other = MailAccount.objects.create(
         user=other_user, email="o@example.org", login="o", imap_port=1, smtp_port=1
     )
     stranger = _chats(other, 1)[0]
+    asked = {chats[0].pk, below.pk, last.pk, pinned[0].pk, archived.pk, stranger.pk}
 
-    shown = queries.on_first_pages(
-        account.user, {chats[0].pk, chats[-1].pk, archived.pk, stranger.pk}
-    )
+    shown = queries.on_first_pages(account.user, asked)
 
-    assert shown == {chats[0].pk, archived.pk}
+    assert shown == {chats[0].pk, last.pk, pinned[0].pk, archived.pk}
