@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -65,6 +66,47 @@ def push_chats(chat_pks) -> None:
     pks = list(chat_pks)
     if pks:
         transaction.on_commit(lambda: _send_chat_rows(pks))
+
+
+class HistoryPushes:
+    """The chat rows a history import changes, pushed after commit at most once per
+    `interval` seconds while it runs, and all that is left when it stops (`finish`).
+
+    While it runs only the rows a page shows are pushed: those on the first page of a
+    list. Rendering every changed row after every batch cost more than storing the batch;
+    a page that loads more rows meanwhile gets them from the database.
+    """
+
+    def __init__(self, account, interval: float = 1.0) -> None:
+        self.user_id = account.user_id
+        self.interval = interval
+        self.stale: set[int] = set()  # chats changed since their row was last pushed
+        self.dirty = False  # something changed since the last push (the list counts too)
+        self.last = float("-inf")
+
+    def add(self, chat_pks) -> None:
+        """Note a batch's changed chats (inside its transaction); push if it is time."""
+        self.stale.update(chat_pks)
+        self.dirty = self.dirty or bool(chat_pks)
+        if self.dirty and time.monotonic() - self.last >= self.interval:
+            self.last = time.monotonic()
+            transaction.on_commit(lambda: self._send(everything=False))
+
+    def finish(self) -> None:
+        """Push every row still not pushed as it now is."""
+        if self.dirty or self.stale:
+            transaction.on_commit(lambda: self._send(everything=True))
+
+    def _send(self, *, everything: bool) -> None:
+        from accounts.models import User
+
+        pks = set(self.stale)
+        if not everything:
+            pks = queries.on_first_pages(User(pk=self.user_id), pks)
+        self.stale -= pks
+        self.dirty = False
+        rows = [_row_only(row) for row in queries.chat_rows(list(pks))]
+        _send(self.user_id, "".join(rows) + _list_entries(self.user_id))
 
 
 def _send_message(message_pk: int, chat_pk: int) -> None:

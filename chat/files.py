@@ -22,10 +22,10 @@ class FileUnavailable(Exception):
 
 def record(message: Message, parsed: ParsedMessage) -> None:
     """Store what files a mail has (names, types, sizes), not their bytes."""
-    Attachment.objects.bulk_create(rows(message, parsed), ignore_conflicts=True)
+    Attachment.objects.bulk_create(rows(message.pk, parsed), ignore_conflicts=True)
 
 
-def rows(message: Message, parsed: ParsedMessage) -> list[Attachment]:
+def rows(message_pk: int, parsed: ParsedMessage) -> list[Attachment]:
     """The unsaved Attachment rows for the files of `parsed` (see `record`)."""
     if not parsed.attachments:
         return []
@@ -33,7 +33,7 @@ def rows(message: Message, parsed: ParsedMessage) -> list[Attachment]:
     duration = media_duration_ms(parsed)
     return [
         Attachment(
-            message=message,
+            message_id=message_pk,
             index=index,
             filename=(part.filename or f"file-{index + 1}")[:255],
             content_type=(part.content_type or "application/octet-stream")[:127],

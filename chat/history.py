@@ -144,19 +144,19 @@ def _store_one_to_one(
             account=account, message_id__in=parent_ids
         ).values_list("message_id", "chat_id", "sort_at")
     }
-    messages: dict[str, tuple[Message, ParsedMessage]] = {}
-    copies: list[MessageCopy] = []
+    # Rows, not model instances: building those cost more than storing them.
+    rows: dict[str, dict] = {}  # by Message-ID
+    files_of: list[ParsedMessage] = []
+    copies: list[tuple[int, str]] = []  # (UID, Message-ID)
     for fetched, parsed, peer in items:
-        entry = messages.get(parsed.message_id)
-        if entry is None:  # the same mail twice in a folder is one message, two copies
+        if parsed.message_id not in rows:  # the same mail twice in a folder: two copies
             chat = by_peer[peer]
             sort_at = sync.arrival_time(parsed, fetched.internal_date)
             parent = parents.get(parsed.in_reply_to[0]) if parsed.in_reply_to else None
             if parent is not None and parent[0] == chat.pk and sort_at <= parent[1]:
                 sort_at = parent[1] + timedelta(microseconds=1)  # an answer after its parent
-            message = sync.new_message(
+            row = sync.message_fields(
                 account,
-                chat,
                 parsed,
                 change=None,
                 sort_at=sort_at,
@@ -164,38 +164,46 @@ def _store_one_to_one(
                 partial=not fetched.complete,
                 receipt_sent=sync.has_mdn_sent(fetched.flags),
             )
-            entry = messages[parsed.message_id] = (message, parsed)
+            rows[parsed.message_id] = {"account_id": account.pk, "chat_id": chat.pk, **row}
+            files_of.append(parsed)
             parents[parsed.message_id] = (chat.pk, sort_at)
-        copies.append(
-            MessageCopy(
-                account=account,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=fetched.uid,
-                message=entry[0],
-            )
-        )
-    bulk.insert(Message, [m for m, _ in messages.values()])
-    bulk.insert(MessageCopy, copies)
-    Attachment.objects.bulk_create(
-        [row for message, parsed in messages.values() for row in files.rows(message, parsed)]
+        copies.append((fetched.uid, parsed.message_id))
+    pks = dict(zip(rows, bulk.insert_rows(Message, list(rows.values())), strict=True))
+    bulk.insert_rows(
+        MessageCopy,
+        [
+            {
+                "account_id": account.pk,
+                "folder": folder,
+                "uidvalidity": uidvalidity,
+                "uid": uid,
+                "message_id": pks[message_id],
+            }
+            for uid, message_id in copies
+        ],
+    )
+    bulk.insert(
+        Attachment,
+        [row for parsed in files_of for row in files.rows(pks[parsed.message_id], parsed)],
     )
     chats_by_pk = {c.pk: c for c in by_peer.values()}
-    return _touch_chats(chats_by_pk, [m for m, _ in messages.values()], created_peers=created)
+    return _touch_chats(chats_by_pk, list(rows.values()), created_peers=created)
 
 
 def _touch_chats(
-    chats_by_pk: dict[int, Chat], messages: list[Message], *, created_peers: set[str]
+    chats_by_pk: dict[int, Chat], messages: list[dict], *, created_peers: set[str]
 ) -> set[int]:
-    """sync.touch_chat for a batch, in one UPDATE; return the chats whose row changed."""
-    newest: dict[int, Message] = {}
+    """sync.touch_chat for a batch of message rows, in one UPDATE; return the chats whose
+    row changed."""
+    newest: dict[int, datetime] = {}
     unread: set[int] = set()
     for message in messages:
-        latest = newest.get(message.chat_id)
-        if latest is None or message.sort_at >= latest.sort_at:
-            newest[message.chat_id] = message
-        if not message.seen:
-            unread.add(message.chat_id)
+        chat_id, sort_at = message["chat_id"], message["sort_at"]
+        latest = newest.get(chat_id)
+        if latest is None or sort_at >= latest:
+            newest[chat_id] = sort_at
+        if not message["seen"]:
+            unread.add(chat_id)
     latest = Message.objects.filter(chat=OuterRef("pk")).order_by("-sort_at", "-pk")
     latest_at = Subquery(latest.values("sort_at")[:1])
     Chat.objects.filter(pk__in=newest).update(
@@ -210,9 +218,9 @@ def _touch_chats(
     )
     changed = {
         pk
-        for pk, m in newest.items()
+        for pk, sort_at in newest.items()
         if chats_by_pk[pk].last_message_id is None
-        or m.sort_at >= chats_by_pk[pk].last_activity_at
+        or sort_at >= chats_by_pk[pk].last_activity_at
         or chats_by_pk[pk].peer_address in created_peers
     }
     return changed | unread

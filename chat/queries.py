@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 
 from django.db.models import (
     BooleanField,
+    Case,
     Count,
     Exists,
     ExpressionWrapper,
+    F,
     Func,
     IntegerField,
     Max,
@@ -19,7 +21,11 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
+    Window,
 )
+from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -254,6 +260,30 @@ def chat_list(
     limit: int = CHAT_PAGE_SIZE,
 ) -> list[Chat]:
     return chat_page(user, which=which, kind=kind, offset=offset, limit=limit).chats
+
+
+def on_first_pages(user: User, chat_ids: set[int]) -> set[int]:
+    """Which of these chats are on the first page of one of the person's lists, with any
+    filter: the rows a page shows until it asks for more. One pass over their chats."""
+    if not chat_ids:
+        return set()
+    which = Case(
+        When(is_request=True, then=Value(REQUESTS)),
+        When(archived=True, then=Value(ARCHIVED)),
+        default=Value(MAIN),
+    )
+    order = [F("pinned").desc(), F("last_activity_at").desc(), F("pk").desc()]
+    ranked = (
+        _visible(Chat.objects.filter(account__user=user))
+        .annotate(
+            is_chat=_is_chat(),
+            rank=Window(RowNumber(), partition_by=[which], order_by=order),
+        )
+        .annotate(kind_rank=Window(RowNumber(), partition_by=[which, F("is_chat")], order_by=order))
+        .filter(Q(rank__lte=CHAT_PAGE_SIZE) | Q(kind_rank__lte=CHAT_PAGE_SIZE))
+    )
+    # Not filtered on chat_ids in SQL: that would rank them among themselves only.
+    return set(ranked.values_list("pk", flat=True)) & chat_ids
 
 
 @dataclass(frozen=True)

@@ -185,13 +185,17 @@ def import_history(account_id: int) -> bool:
         deadline = time.monotonic() + HISTORY_SECONDS_PER_TASK
         states = list(FolderState.objects.filter(account=account, history_below__gt=1))
         left = sum(max(0, s.history_total - s.history_done) for s in states)
-        with imap_session(account) as client, _fetcher(account, client, left) as fetcher:
-            for state in states:
-                _import_folder(account, state, fetcher, deadline)
-                more = more or state.importing
-            fetcher.close()  # the connection is free again before anyone else uses it
-            if not more:
-                history.apply_deferred_controls(account, client)
+        pushes = events.HistoryPushes(account)
+        try:
+            with imap_session(account) as client, _fetcher(account, client, left) as fetcher:
+                for state in states:
+                    _import_folder(account, state, fetcher, deadline, pushes)
+                    more = more or state.importing
+                fetcher.close()  # the connection is free again before anyone else uses it
+                if not more:
+                    history.apply_deferred_controls(account, client)
+        finally:
+            pushes.finish()
 
     outcome = run_exclusively(f"history:{account_id}", job)
     if outcome is Outcome.BUSY:
@@ -200,7 +204,13 @@ def import_history(account_id: int) -> bool:
     return more or outcome is Outcome.BUSY_NOTED
 
 
-def _import_folder(account: MailAccount, state: FolderState, fetcher, deadline: float) -> None:
+def _import_folder(
+    account: MailAccount,
+    state: FolderState,
+    fetcher,
+    deadline: float,
+    pushes: events.HistoryPushes,
+) -> None:
     """Import batches of one folder: at least one, then while time lasts."""
     upcoming = fetcher.submit(state.folder, state.history_below, HISTORY_BATCH)
     try:
@@ -209,7 +219,7 @@ def _import_folder(account: MailAccount, state: FolderState, fetcher, deadline: 
             upcoming = False
             if batch.remaining and time.monotonic() < deadline:
                 upcoming = fetcher.submit(state.folder, batch.lowest, HISTORY_BATCH)
-            _store_history_batch(account, state, batch)
+            _store_history_batch(account, state, batch, pushes)
             if not state.importing:
                 break  # done, or renumbered: whatever was fetched ahead is not wanted
     finally:
@@ -271,7 +281,13 @@ def _import_batch(account: MailAccount, client, state: FolderState) -> None:
     _store_history_batch(account, state, fetch_batch(client, state.folder, state.history_below))
 
 
-def _store_history_batch(account: MailAccount, state: FolderState, batch: Batch) -> None:
+def _store_history_batch(
+    account: MailAccount,
+    state: FolderState,
+    batch: Batch,
+    pushes: events.HistoryPushes | None = None,
+) -> None:
+    """Store a batch and its progress; its rows are pushed at once, or by `pushes`."""
     if batch.uidvalidity != state.uidvalidity:
         # Renumbered meanwhile: the live sync now fetches the whole folder again.
         state.history_below = 0
@@ -284,7 +300,10 @@ def _store_history_batch(account: MailAccount, state: FolderState, batch: Batch)
         state.history_below = batch.lowest if batch.remaining else 0
         state.history_done = min(state.history_total, state.history_done + len(batch.messages))
         state.save(update_fields=["history_below", "history_done", "history_controls"])
-        events.push_chats(result.chat_ids)
+        if pushes is None:
+            events.push_chats(result.chat_ids)
+        else:
+            pushes.add(result.chat_ids)
         events.push_import_progress(account)
 
 
@@ -519,38 +538,59 @@ def new_message(
     receipt_sent: bool = False,
 ) -> Message:
     """The unsaved row for a new incoming (or our own, found on the server) message."""
+    fields = message_fields(
+        account,
+        parsed,
+        change=change,
+        sort_at=sort_at,
+        seen=seen,
+        partial=partial,
+        receipt_sent=receipt_sent,
+    )
+    return Message(account=account, chat=chat, **fields)
+
+
+def message_fields(
+    account: MailAccount,
+    parsed: ParsedMessage,
+    *,
+    change: str | None,
+    sort_at: datetime,
+    seen: bool,
+    partial: bool,
+    receipt_sent: bool = False,
+) -> dict:
+    """new_message's field values but its account and chat, for rows stored in bulk."""
     sender = parsed.from_.addr if parsed.from_ else ""
     outgoing = sender == account.email
     # A messenger's reply starts with the quoted message; show it as a quote, not as text.
     quote, body = split_quote(parsed.text) if parsed.is_chat else (None, parsed.text)
     if change is not None:
         quote, body = None, change
-    return Message(
-        account=account,
-        chat=chat,
-        direction=Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
-        state=Message.State.SENT if outgoing else Message.State.RECEIVED,
-        message_id=parsed.message_id,
-        from_address=sender,
-        from_name=parsed.from_.name if parsed.from_ else "",
-        to_addresses=[a.addr for a in (*parsed.to, *parsed.cc)],
-        subject=parsed.subject[:998],
-        text=body,
-        quote_text=quote or "",
-        folded_text=parsed.folded_text,
-        html=parsed.html or "",
-        is_chat=parsed.is_chat,
-        is_system=change is not None,
-        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
-        references=list(parsed.references),
-        problem=(parsed.problem or "")[:300],
-        sent_at=parsed.date,
-        sort_at=sort_at,
-        seen=seen or outgoing,
-        is_partial=partial,
-        receipt_to="" if outgoing else (receipt_requested(parsed, account.email) or ""),
-        receipt_sent=receipt_sent,
-    )
+    return {
+        "direction": Message.Direction.OUTGOING if outgoing else Message.Direction.INCOMING,
+        "state": Message.State.SENT if outgoing else Message.State.RECEIVED,
+        "message_id": parsed.message_id,
+        "from_address": sender,
+        "from_name": parsed.from_.name if parsed.from_ else "",
+        "to_addresses": [a.addr for a in (*parsed.to, *parsed.cc)],
+        "subject": parsed.subject[:998],
+        "text": body,
+        "quote_text": quote or "",
+        "folded_text": parsed.folded_text,
+        "html": parsed.html or "",
+        "is_chat": parsed.is_chat,
+        "is_system": change is not None,
+        "in_reply_to": parsed.in_reply_to[0] if parsed.in_reply_to else "",
+        "references": list(parsed.references),
+        "problem": (parsed.problem or "")[:300],
+        "sent_at": parsed.date,
+        "sort_at": sort_at,
+        "seen": seen or outgoing,
+        "is_partial": partial,
+        "receipt_to": "" if outgoing else (receipt_requested(parsed, account.email) or ""),
+        "receipt_sent": receipt_sent,
+    }
 
 
 def _sort_after_parent(chat: Chat, parsed: ParsedMessage, sort_at, *, live: bool):
