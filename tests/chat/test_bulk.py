@@ -8,29 +8,12 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import MailAccount, User
 from chat import bulk
 from chat.models import Attachment, Chat, FolderState, Message, MessageCopy
 
 pytestmark = pytest.mark.django_db
 
 AWKWARD = "tab\there, new\nline, CR\r, back\\slash \\N, quote ' \" ,; | naïve Zoë 🙂 \u2028 end"
-
-
-@pytest.fixture
-def account():
-    user = User.objects.create_user(username="bulk-owner", password="x" * 20)
-    return MailAccount.objects.create(
-        user=user,
-        email="owner@example.org",
-        login="owner@example.org",
-        imap_host="127.0.0.1",
-        imap_port=993,
-        imap_security="ssl",
-        smtp_host="127.0.0.1",
-        smtp_port=465,
-        smtp_security="ssl",
-    )
 
 
 def _messages(account, chat, prefix: str) -> list[Message]:

@@ -17,22 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def account():
-    user = User.objects.create_user(username="pushed-owner", password="x" * 20)
-    return MailAccount.objects.create(
-        user=user,
-        email="owner@example.org",
-        login="owner@example.org",
-        imap_host="127.0.0.1",
-        imap_port=993,
-        imap_security="ssl",
-        smtp_host="127.0.0.1",
-        smtp_port=465,
-        smtp_security="ssl",
-    )
-
-
-@pytest.fixture
 def sent(monkeypatch):
     pushes: list[str] = []
     monkeypatch.setattr(events, "_send", lambda user_id, html: pushes.append(html))
