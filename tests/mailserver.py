@@ -159,3 +159,17 @@ def fetch_raw_by_message_id(user: MailUser, folder: str, message_id: str) -> lis
         return raws
     finally:
         client.logout()
+
+
+def session_of(user: MailUser):
+    """A mailcore IMAP session (context manager) of `user` on the local server, over TLS."""
+    from mailcore import imap
+    from mailcore.endpoints import Credentials
+
+    server = mail_server()
+    return imap.session(
+        server.imaps,
+        Credentials(user.email, user.password),
+        ssl_context=server.ssl_context(),
+        timeout=10,
+    )

@@ -9,18 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from imapclient import IMAPClient
 
 from mailcore import imap
-from mailcore.endpoints import Credentials
-from tests.mailserver import add_mail_user, imap_login, mail_server
-
-
-def _session(user):
-    server = mail_server()
-    return imap.session(
-        server.imaps,
-        Credentials(user.email, user.password),
-        ssl_context=server.ssl_context(),
-        timeout=10,
-    )
+from tests.mailserver import add_mail_user, imap_login, mail_server, session_of
 
 
 def _plain_client(user) -> IMAPClient:
@@ -99,7 +88,7 @@ def _from_reference(data: dict) -> dict:
 def test_fetch_gives_what_imapclient_gives_for_varied_messages():
     user = add_mail_user("fetchcmp")
     _fill(user)
-    with _session(user) as client:
+    with session_of(user) as client:
         client.select_folder("INBOX", readonly=True)
         uids = sorted(client.search(["ALL"]))
         fetched = imap.fetch_messages(client, list(reversed(uids)))
@@ -122,7 +111,7 @@ def test_fetch_gives_what_imapclient_gives_for_varied_messages():
 def test_an_expunge_and_flag_changes_from_another_client_leave_the_session_consistent():
     user = add_mail_user("fetchexp")
     _fill(user)
-    with _session(user) as client:
+    with session_of(user) as client:
         client.select_folder("INBOX", readonly=True)
         uids = sorted(client.search(["ALL"]))
         other = imap_login(user)
@@ -154,7 +143,7 @@ def test_an_expunge_and_flag_changes_from_another_client_leave_the_session_consi
 def test_flags_of_the_whole_folder_match_imapclient():
     user = add_mail_user("fetchflags")
     _fill(user)
-    with _session(user) as client:
+    with session_of(user) as client:
         client.select_folder("INBOX", readonly=True)
         flags = imap.fetch_flags(client)
         uids = sorted(client.search(["ALL"]))
@@ -166,7 +155,7 @@ def test_flags_of_the_whole_folder_match_imapclient():
 
 def test_fetching_no_uids_or_unknown_ones_gives_nothing():
     user = add_mail_user("fetchnone")
-    with _session(user) as client:
+    with session_of(user) as client:
         client.select_folder("INBOX", readonly=True)
         assert imap.fetch_messages(client, []) == ()
         assert imap.fetch_messages(client, [4242]) == ()
@@ -174,8 +163,8 @@ def test_fetching_no_uids_or_unknown_ones_gives_nothing():
 
 def test_imaplib_debug_output_is_off_unless_someone_logs_it(caplog):
     user = add_mail_user("fetchlog")
-    with _session(user) as client:
+    with session_of(user) as client:
         assert client._imap.debug == 0
     caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")
-    with _session(user) as client:
+    with session_of(user) as client:
         assert client._imap.debug == 5

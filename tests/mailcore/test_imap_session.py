@@ -7,24 +7,13 @@ import subprocess
 import pytest
 
 from mailcore import imap
-from mailcore.endpoints import Credentials
 from mailcore.errors import ConnectionLost
-from tests.mailserver import add_mail_user, mail_server, send_plain_mail
-
-
-def _session(user):
-    server = mail_server()
-    return imap.session(
-        server.imaps,
-        Credentials(user.email, user.password),
-        ssl_context=server.ssl_context(),
-        timeout=10,
-    )
+from tests.mailserver import add_mail_user, mail_server, send_plain_mail, session_of
 
 
 def test_idle_reports_new_mail():
     user = add_mail_user("idler")
-    with _session(user) as client:
+    with session_of(user) as client:
         client.select_folder("INBOX", readonly=True)
         client.idle()
         send_plain_mail(sender="a@example.org", to=user.email, subject="x", body="y")
@@ -36,7 +25,7 @@ def test_idle_reports_new_mail():
 def test_a_connection_the_server_drops_during_idle_is_reported_not_spun_on():
     user = add_mail_user("kicked")
     conf = f"{mail_server().ca_file.rsplit('/tls/', 1)[0]}/dovecot/dovecot.conf"
-    with pytest.raises(ConnectionLost), _session(user) as client:
+    with pytest.raises(ConnectionLost), session_of(user) as client:
         client.select_folder("INBOX", readonly=True)
         client.idle()
         subprocess.run(["doveadm", "-c", conf, "kick", user.email], check=True, capture_output=True)
