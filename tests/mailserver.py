@@ -14,7 +14,8 @@ from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
 
-from mailcore.endpoints import Endpoint
+from mailcore import imap
+from mailcore.endpoints import Credentials, Endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "mailserver.sh"
@@ -163,9 +164,6 @@ def fetch_raw_by_message_id(user: MailUser, folder: str, message_id: str) -> lis
 
 def session_of(user: MailUser):
     """A mailcore IMAP session (context manager) of `user` on the local server, over TLS."""
-    from mailcore import imap
-    from mailcore.endpoints import Credentials
-
     server = mail_server()
     return imap.session(
         server.imaps,
