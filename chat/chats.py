@@ -95,7 +95,9 @@ def single_chats(
     `requests_from` is a contact request."""
     chats = {
         c.peer_address: c
-        for c in Chat.objects.filter(account=account, kind=Chat.Kind.SINGLE, peer_address__in=names)
+        for c in Chat.objects.filter(
+            account=account, kind=Chat.Kind.SINGLE, peer_address__any=names
+        )
     }
     missing = [peer for peer in names if peer not in chats]
     if missing:
@@ -116,7 +118,7 @@ def single_chats(
             ignore_conflicts=True,
         )
         for chat in Chat.objects.filter(
-            account=account, kind=Chat.Kind.SINGLE, peer_address__in=missing
+            account=account, kind=Chat.Kind.SINGLE, peer_address__any=missing
         ):
             chats[chat.peer_address] = chat
     for peer, chat in chats.items():

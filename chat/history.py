@@ -51,7 +51,7 @@ def ingest_batch(account: MailAccount, folder: str, batch: Batch) -> BatchResult
             account=account,
             folder=folder,
             uidvalidity=uidvalidity,
-            uid__in=[f.uid for f in batch.messages],
+            uid__any=[f.uid for f in batch.messages],
         ).values_list("uid", flat=True)
     )
     items = [
@@ -59,12 +59,12 @@ def ingest_batch(account: MailAccount, folder: str, batch: Batch) -> BatchResult
     ]
     stored = set(
         Message.objects.filter(
-            account=account, message_id__in={p.message_id for _, p in items}
+            account=account, message_id__any={p.message_id for _, p in items}
         ).values_list("message_id", flat=True)
     )
     blocked = set(
         BlockedAddress.objects.filter(
-            account=account, address__in={p.from_.addr for _, p in items if p.from_}
+            account=account, address__any={p.from_.addr for _, p in items if p.from_}
         ).values_list("address", flat=True)
     )
     simple, one_by_one = [], []
@@ -121,7 +121,7 @@ def _store_one_to_one(
             names[peer] = "" if outgoing or not parsed.from_ else parsed.from_.name
         when.setdefault(peer, sync.arrival_time(parsed, fetched.internal_date))
     known = set(
-        KnownAddress.objects.filter(account=account, address__in=names).values_list(
+        KnownAddress.objects.filter(account=account, address__any=names).values_list(
             "address", flat=True
         )
     )
@@ -141,7 +141,7 @@ def _store_one_to_one(
     parents = {
         message_id: (chat_id, sort_at)
         for message_id, chat_id, sort_at in Message.objects.filter(
-            account=account, message_id__in=parent_ids
+            account=account, message_id__any=parent_ids
         ).values_list("message_id", "chat_id", "sort_at")
     }
     # Rows, not model instances: building those cost more than storing them.
@@ -206,7 +206,7 @@ def _touch_chats(
             unread.add(chat_id)
     latest = Message.objects.filter(chat=OuterRef("pk")).order_by("-sort_at", "-pk")
     latest_at = Subquery(latest.values("sort_at")[:1])
-    Chat.objects.filter(pk__in=newest).update(
+    Chat.objects.filter(pk__any=newest).update(
         last_message=Case(
             When(
                 Q(last_message__isnull=True) | Q(last_activity_at__lte=latest_at),

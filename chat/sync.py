@@ -349,7 +349,7 @@ def remove_copies(account: MailAccount, folder: str, uidvalidity: int, uids: set
         return
     with transaction.atomic():
         copies = MessageCopy.objects.filter(
-            account=account, folder=folder, uidvalidity=uidvalidity, uid__in=uids
+            account=account, folder=folder, uidvalidity=uidvalidity, uid__any=uids
         )
         message_ids = set(copies.values_list("message_id", flat=True))
         copies.delete()
@@ -371,13 +371,13 @@ def apply_flags(
     mdn_sent_ids = [copies[uid] for uid, f in flags.items() if uid in copies and has_mdn_sent(f)]
     if mdn_sent_ids:
         Message.objects.filter(
-            pk__in=mdn_sent_ids, direction=Message.Direction.INCOMING, receipt_sent=False
+            pk__any=mdn_sent_ids, direction=Message.Direction.INCOMING, receipt_sent=False
         ).update(receipt_sent=True)
     seen_ids = [copies[uid] for uid, f in flags.items() if uid in copies and "\\Seen" in f]
     if not seen_ids:
         return
     unseen = Message.objects.filter(
-        pk__in=seen_ids, direction=Message.Direction.INCOMING, seen=False
+        pk__any=seen_ids, direction=Message.Direction.INCOMING, seen=False
     )
     chats = set(unseen.values_list("chat_id", flat=True))
     if unseen.update(seen=True):
