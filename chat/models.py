@@ -164,8 +164,14 @@ class Message(models.Model):
         READ = "read", "Read"
         FAILED = "failed", "Failed"
 
-    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="messages")
-    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    # No index of their own: the unique (account, message_id) and the (chat, …) indexes
+    # below lead with them, and every index costs history import time.
+    account = models.ForeignKey(
+        MailAccount, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    chat = models.ForeignKey(
+        Chat, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     state = models.CharField(max_length=10, choices=State.choices)
     message_id = models.CharField(max_length=998)
@@ -261,7 +267,9 @@ class Attachment(models.Model):
     """A file in a message. Its bytes come from our own raw mail, or from the server when
     first opened (history import never downloads files), and are kept from then on."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attachments", db_index=False
+    )  # one_row_per_attachment leads with it
     index = models.PositiveSmallIntegerField()  # position in ParsedMessage.attachments
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=127)
@@ -310,7 +318,10 @@ class MessageCopy(models.Model):
     """One copy of a message in an IMAP folder; a message can have several (INBOX, Sent…)."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="copies")
-    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    # one_copy_per_uid leads with it
+    account = models.ForeignKey(
+        MailAccount, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     folder = models.CharField(max_length=200)
     uidvalidity = models.BigIntegerField()
     uid = models.BigIntegerField()
