@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.connections import imap_session
 from accounts.models import MailAccount
-from chat import chats, control, events, files, history, requests
+from chat import chats, control, events, files, history, planner_stats, requests
 from chat.exclusive import Outcome, run_exclusively
 from chat.models import Chat, FolderState, Message, MessageCopy
 from mailcore import coi, imap
@@ -305,6 +305,7 @@ def _store_history_batch(
         else:
             pushes.add(result.chat_ids)
         events.push_import_progress(account)
+    planner_stats.analyze_grown_tables()
 
 
 FULL_FLAG_SYNC_SECONDS = 300
