@@ -2,9 +2,11 @@
 
 A history import is CPU-bound Python: fetching and parsing a batch cost about as much as
 storing it, and threads share one interpreter lock. A child process with its own IMAP
-session fetches and parses the next batch on another core while the importer stores the
-last one. It imports mailcore only (no Django), gets its credentials through its stdin,
-never its command line or environment, and answers with pickles on its stdout.
+session fetches and parses on another core while the importer stores. Once asked for a
+folder's newest batch it goes on down the folder by itself, up to AHEAD batches ahead, so
+the next answer is usually ready when it is asked for. It imports mailcore only (no
+Django), gets its credentials through its stdin, never its command line or environment,
+and answers with pickles on its stdout.
 
     python -m mailcore.history_fetch      (started by HistoryFetchProcess, not by hand)
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 from mailcore import imap
@@ -48,7 +52,8 @@ class HistoryFetchProcess:
     """fetch_batch in a child process: `submit` a request, then take its `result`.
 
     Requests are answered in order; submit the next one before storing the last result
-    and both run at once. A child that fails to log in, loses its connection or dies
+    and both run at once. The child goes on down a folder by itself, so a request for the
+    batch below the last one is usually answered from what it has fetched ahead. A child that fails to log in, loses its connection or dies
     raises MailError from `result`, as a fetch in this process would.
     """
 
@@ -138,14 +143,81 @@ def _serve(requests, answers) -> None:
         with imap.session(
             endpoint, credentials, ssl_context=tls_context(extra_ca_file), timeout=timeout
         ) as client:
-            while True:
-                try:
-                    folder, below_uid, limit = pickle.load(requests)
-                except EOFError:
-                    return  # the importer is done
-                _answer(answers, fetch_batch(client, folder, below_uid, limit))
+            ahead: _ReadAhead | None = None
+            try:
+                while True:
+                    try:
+                        request = pickle.load(requests)
+                    except EOFError:
+                        return  # the importer is done
+                    if ahead is None or ahead.next_request != request:
+                        if ahead is not None:
+                            ahead.stop()
+                        ahead = _ReadAhead(client, *request)
+                    answer = ahead.take()
+                    if not isinstance(answer, Batch | MailError):
+                        raise answer  # a bug: the child dies, the importer is told
+                    _answer(answers, answer)
+                    if isinstance(answer, MailError):
+                        return
+            finally:
+                if ahead is not None:
+                    ahead.stop()
     except MailError as exc:
         _answer(answers, exc)
+
+
+# Batches the child fetches and parses before they are asked for (about 2 MB each).
+AHEAD = 2
+
+
+class _ReadAhead:
+    """A thread fetching one folder's batches, newest first, from a first request on.
+
+    The session is its alone while it runs; `stop` it before anything else uses it.
+    """
+
+    def __init__(self, client, folder: str, below_uid: int, limit: int) -> None:
+        self.next_request: tuple | None = (folder, below_uid, limit)  # what take() answers
+        self._ready: queue.Queue = queue.Queue(AHEAD)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(client, folder, below_uid, limit), daemon=True
+        )
+        self._thread.start()
+
+    def take(self) -> Batch | BaseException:
+        """The answer to `next_request` (waiting for it if need be)."""
+        answer = self._ready.get()
+        if isinstance(answer, Batch) and answer.remaining:
+            folder, _, limit = self.next_request
+            self.next_request = (folder, answer.lowest, limit)
+        else:
+            self.next_request = None  # the folder is done, or fetching failed
+        return answer
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self, client, folder: str, below_uid: int, limit: int) -> None:
+        try:
+            while not self._stopping.is_set():
+                batch = fetch_batch(client, folder, below_uid, limit)
+                self._put(batch)
+                if not batch.remaining:
+                    return
+                below_uid = batch.lowest
+        except BaseException as exc:  # handed to the answering thread, which reports it
+            self._put(exc)
+
+    def _put(self, answer) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._ready.put(answer, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
 
 def _answer(answers, value) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mailcore import imap
 from mailcore.endpoints import Credentials
 from mailcore.errors import AuthenticationFailed, ConnectionLost
-from mailcore.history_fetch import HistoryFetchProcess, fetch_batch
+from mailcore.history_fetch import AHEAD, HistoryFetchProcess, _ReadAhead, fetch_batch
 from tests.mailserver import add_mail_user, mail_server, send_plain_mail
 
 
@@ -18,10 +20,7 @@ def mailbox():
         send_plain_mail(
             sender=f"sender{n}@example.org", to=user.email, subject=f"Mail {n}", body=f"Body {n}"
         )
-    server = mail_server()
-    with imap.session(
-        server.imaps, Credentials(user.email, user.password), ssl_context=server.ssl_context()
-    ) as client:
+    with _session(user) as client:
         client.select_folder("INBOX", readonly=True)
         for _ in range(50):
             if len(client.search(["ALL"])) == 7:
@@ -31,6 +30,13 @@ def mailbox():
         newest = fetch_batch(client, "INBOX", uidnext, 3)
         older = fetch_batch(client, "INBOX", newest.lowest, 3)
     return user, uidnext, (newest, older)
+
+
+def _session(user):
+    server = mail_server()
+    return imap.session(
+        server.imaps, Credentials(user.email, user.password), ssl_context=server.ssl_context()
+    )
 
 
 def _process(user, password: str | None = None) -> HistoryFetchProcess:
@@ -53,6 +59,38 @@ def test_the_child_fetches_and_parses_what_a_fetch_here_does(mailbox):
     subjects = [parsed.subject for batch in (newest, older) for parsed in batch.parsed]
     assert len(set(subjects)) == 6 and set(subjects) < {f"Mail {n}" for n in range(7)}
     assert newest.remaining == 4 and older.remaining == 1
+
+
+def test_the_child_fetches_the_next_batches_before_they_are_asked_for(mailbox):
+    user, uidnext, (newest, older) = mailbox
+    with _session(user) as client:
+        ahead = _ReadAhead(client, "INBOX", uidnext, 3)
+        try:
+            assert ahead.take() == newest
+            assert ahead.next_request == ("INBOX", newest.lowest, 3)
+            deadline = time.monotonic() + 10
+            while ahead._ready.qsize() < AHEAD and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert ahead._ready.qsize() == AHEAD  # the last two batches, neither asked for
+            assert ahead.take() == older
+            last = ahead.take()
+            assert len(last.messages) == 1 and last.remaining == 0
+            assert ahead.next_request is None  # the folder is done
+        finally:
+            ahead.stop()
+
+
+def test_a_request_off_the_path_read_ahead_is_fetched_anew(mailbox):
+    user, uidnext, (newest, older) = mailbox
+    with _process(user) as fetcher:
+        fetcher.submit("INBOX", uidnext, 3)
+        fetcher.submit("INBOX", uidnext, 3)  # the same again, not the next batch
+        fetcher.submit("INBOX", newest.lowest, 2)  # the next UIDs, in a smaller batch
+        assert fetcher.result() == newest
+        assert fetcher.result() == newest
+        smaller = fetcher.result()
+    assert smaller.messages == older.messages[:2]
+    assert smaller.remaining == older.remaining + 1
 
 
 def test_discarded_answers_do_not_come_back(mailbox):
