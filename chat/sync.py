@@ -183,14 +183,23 @@ def import_history(account_id: int) -> bool:
     def job() -> None:
         nonlocal more
         deadline = time.monotonic() + HISTORY_SECONDS_PER_TASK
-        states = list(FolderState.objects.filter(account=account, history_below__gt=1))
+        states = _folders_to_import(account, done=set())
         left = sum(max(0, s.history_total - s.history_done) for s in states)
         pushes = events.HistoryPushes(account)
         try:
             with imap_session(account) as client, _fetcher(account, client, left) as fetcher:
-                for state in states:
-                    _import_folder(account, state, fetcher, deadline, pushes)
-                    more = more or state.importing
+                done: set[int] = set()
+                while states:
+                    for state in states:
+                        _import_folder(account, state, fetcher, deadline, pushes)
+                        done.add(state.pk)
+                        more = more or state.importing
+                    if time.monotonic() >= deadline:
+                        more = more or bool(_folders_to_import(account, done=done))
+                        break
+                    # A folder whose first sync came after this task started (a mailbox's
+                    # first sync goes folder by folder): here too, not in a task of its own.
+                    states = _folders_to_import(account, done=done)
                 fetcher.close()  # the connection is free again before anyone else uses it
                 if not more:
                     history.apply_deferred_controls(account, client)
@@ -202,6 +211,11 @@ def import_history(account_id: int) -> bool:
         return False  # another task imports it, and a retry is already planned
     # Busy and first to notice: try again later in case the importer died holding the lock.
     return more or outcome is Outcome.BUSY_NOTED
+
+
+def _folders_to_import(account: MailAccount, *, done: set[int]) -> list[FolderState]:
+    states = FolderState.objects.filter(account=account, history_below__gt=1)
+    return list(states.exclude(pk__in=done))
 
 
 def _import_folder(

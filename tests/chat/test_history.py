@@ -94,6 +94,41 @@ def test_history_is_imported_newest_first_and_resumes(make_person, monkeypatch, 
     assert not FolderState.objects.get(account=alice.account, folder="INBOX").importing
 
 
+def test_a_folder_first_synced_while_the_import_runs_is_imported_by_the_same_task(
+    make_person, monkeypatch
+):
+    alice = make_person("alice")
+    sent = alice.account.sent_folder
+    _fill(alice.mail.email, 260)
+    _append(
+        alice,
+        sent,
+        [
+            _mail(alice.mail.email, "friend@example.org", f"ours {i}", minutes_ago=i)
+            for i in range(230)
+        ],
+    )
+    _wait_in_mailbox(alice, 260)
+    with imap_session(alice.account) as client:
+        sync.sync_folder(alice.account, client, "INBOX")  # the first sync, folder by folder
+    imported = []
+    import_folder = sync._import_folder
+
+    def import_and_meanwhile_sync_sent(account, state, *args):
+        import_folder(account, state, *args)
+        imported.append(state.folder)
+        if state.folder == "INBOX":  # the first sync reaches Sent while INBOX is imported
+            with imap_session(account) as client:
+                sync.sync_folder(account, client, sent)
+
+    monkeypatch.setattr(sync, "_import_folder", import_and_meanwhile_sync_sent)
+
+    assert sync.import_history(alice.account.pk) is False  # nothing left for another task
+    assert imported == ["INBOX", sent]
+    assert Message.objects.filter(account=alice.account).count() == 260 + 230
+    assert not FolderState.objects.filter(account=alice.account, history_below__gt=1).exists()
+
+
 def test_a_large_message_is_fetched_in_part_and_completed_when_opened(make_person):
     alice = make_person("alice")
     sync.sync_mailbox(alice.account.pk)  # empty mailbox: live from now on
