@@ -28,7 +28,7 @@ class Stack:
     port: int = field(default_factory=free_port)
     extra_env: dict = field(default_factory=dict)
     processes: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _closing: threading.Event = field(default_factory=threading.Event)
     _supervisor: threading.Thread | None = None
 
@@ -99,22 +99,25 @@ class Stack:
 
         def loop() -> None:
             while not self._closing.wait(0.5):
+                # Under the lock, and not once stop() has begun: a process started while the
+                # stack stops would outlive it (and keep the test database in use).
                 with self._lock:
+                    if self._closing.is_set():
+                        return
                     dead = [n for n, (p, _log) in self.processes.items() if p.poll() is not None]
                     for name in dead:
                         self.processes.pop(name)[1].close()
-                for name in dead:
-                    self._spawn(name)
+                        self._spawn(name)
 
         self._supervisor = threading.Thread(target=loop, daemon=True)
         self._supervisor.start()
 
     def stop(self, *names: str) -> None:
         with self._lock:
+            if not names:
+                self._closing.set()
             chosen = [n for n in (names or tuple(self.processes)) if n in self.processes]
             stopping = [(n, self.processes.pop(n)) for n in chosen]
-        if not names:
-            self._closing.set()
         for _name, (proc, _log) in stopping:
             proc.terminate()
         for _name, (proc, log) in stopping:
