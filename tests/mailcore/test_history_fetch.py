@@ -80,6 +80,26 @@ def test_the_child_fetches_the_next_batches_before_they_are_asked_for(mailbox):
             ahead.stop()
 
 
+def test_a_connection_lost_while_reading_ahead_is_the_answer_after_the_batches_before(
+    mailbox,
+):
+    user, uidnext, _ = mailbox
+    with _session(user) as client:
+        ahead = _ReadAhead(client, "INBOX", uidnext, 1)
+        try:
+            assert len(ahead.take().messages) == 1
+            client.shutdown()  # the server hangs up
+            answers = [ahead.take()]
+            while ahead.next_request is not None and len(answers) <= AHEAD + 1:
+                answers.append(ahead.take())
+        finally:
+            ahead.stop()
+    *before, failure = answers
+    assert isinstance(failure, BaseException), answers
+    assert all(len(batch.messages) == 1 for batch in before)  # fetched ahead before it
+    assert ahead.next_request is None  # nothing more comes from this read-ahead
+
+
 def test_a_request_off_the_path_read_ahead_is_fetched_anew(mailbox):
     user, uidnext, (newest, older) = mailbox
     with _process(user) as fetcher:
