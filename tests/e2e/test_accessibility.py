@@ -1,4 +1,5 @@
-"""axe-core on every screen, in light and dark: no serious or critical violations."""
+"""axe-core on every screen, in light and dark, on a desktop and a phone: no serious or
+critical violations."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.e2e.shell_data import make_world
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 AXE = Axe()
+SIZES = {"desktop": {"width": 1280, "height": 720}, "phone": {"width": 360, "height": 740}}
 
 
 def _serious(page) -> list[str]:
@@ -31,16 +33,20 @@ def _check(page, screen: str, problems: dict) -> None:
         problems[screen] = found
 
 
+@pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_screen_has_no_serious_accessibility_violations(
-    scheme, make_person, open_page, browser, live_stack
+    scheme, size, make_person, open_page, browser, live_stack
 ):
     world = make_world(make_person)
     world.bob.user.is_staff = True
     world.bob.user.save(update_fields=["is_staff"])
     problems: dict[str, list[str]] = {}
 
-    signed_out = browser.new_context(base_url=live_stack.url, color_scheme=scheme)
+    viewport = SIZES[size]
+    signed_out = browser.new_context(
+        base_url=live_stack.url, color_scheme=scheme, viewport=viewport
+    )
     try:
         page = signed_out.new_page()
         page.goto("/accounts/login/")
@@ -50,6 +56,7 @@ def test_every_screen_has_no_serious_accessibility_violations(
 
     alice = open_page(world.alice, "/")
     alice.emulate_media(color_scheme=scheme)
+    alice.set_viewport_size(viewport)
     screens = [
         ("chat list", "/"),
         ("conversation", f"/chats/{world.chat.pk}/"),
@@ -78,6 +85,7 @@ def test_every_screen_has_no_serious_accessibility_violations(
 
     bob = open_page(world.bob, "/chats/requests/")
     bob.emulate_media(color_scheme=scheme)
+    bob.set_viewport_size(viewport)
     _check(bob, "contact requests", problems)
     bob.locator("#request-list .chat-row a").first.click()
     _check(bob, "a contact request", problems)
@@ -86,6 +94,7 @@ def test_every_screen_has_no_serious_accessibility_violations(
 
     newcomer = open_page(make_person("newcomer", link=False), "/")
     newcomer.emulate_media(color_scheme=scheme)
+    newcomer.set_viewport_size(viewport)
     newcomer.fill("input[name=email]", "someone@gmail.com")
     _check(newcomer, "first run: link your mailbox", problems)
 
