@@ -104,14 +104,17 @@ def test_keyboard_moves_between_chats_searches_replies_and_opens_the_help_sheet(
     page.wait_for_selector("#live[data-state=open]", state="attached")
     page.keyboard.press("Control+Shift+BracketLeft")
     page.wait_for_url(f"**/chats/{first_id.split('-')[1]}/")
+    page.wait_for_selector("#live[data-state=open]", state="attached")
 
     # `/` and Ctrl+K focus the search box.
+    search = page.locator("#chat-search")
     page.evaluate("document.activeElement.blur()")
     page.keyboard.press("/")
-    assert page.evaluate("document.activeElement.id") == "chat-search"
+    expect(search).to_be_focused()
     page.evaluate("document.activeElement.blur()")
+    expect(search).not_to_be_focused()
     page.keyboard.press("Control+k")
-    assert page.evaluate("document.activeElement.id") == "chat-search"
+    expect(search).to_be_focused()
 
     # `?` opens the help sheet; focus stays inside; Escape closes it and focus returns.
     page.locator(".messages .msg-menu-button").last.focus()
@@ -124,7 +127,7 @@ def test_keyboard_moves_between_chats_searches_replies_and_opens_the_help_sheet(
         assert page.evaluate("!!document.activeElement.closest('#help-sheet')")
     page.keyboard.press("Escape")
     expect(sheet).to_be_hidden()
-    assert page.evaluate("document.activeElement.classList.contains('msg-menu-button')")
+    expect(page.locator(".messages .msg-menu-button").last).to_be_focused()
 
     # `r` on the focused message replies to it.
     page.keyboard.press("r")
