@@ -156,7 +156,9 @@ def _serve(requests, answers) -> None:
                         ahead = _ReadAhead(client, *request)
                     answer = ahead.take()
                     if not isinstance(answer, Batch | MailError):
-                        raise answer  # a bug: the child dies, the importer is told
+                        # Raised here, the session turns a network error into a MailError
+                        # (answered below); anything else ends the child: a lost helper.
+                        raise answer
                     _answer(answers, answer)
                     if isinstance(answer, MailError):
                         return
