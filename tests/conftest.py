@@ -226,8 +226,5 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         for connection in connections.all():
-            # A connection still open here is checked out, and closing the pool leaves it
-            # open (after the live stack ended its sessions, this one was still in use).
-            connection.close()
             if hasattr(connection, "close_pool"):
                 connection.close_pool()
