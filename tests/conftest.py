@@ -161,11 +161,17 @@ def _end_other_sessions() -> None:
     database can be dropped."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    finally:
+        # Back to the pool, which is closed before the database is dropped. Left open, it
+        # was the one session still using the test database then (this teardown does not
+        # see the same connection object as the one that closes the pool).
+        connection.close()
 
 
 @pytest.fixture(scope="session")
