@@ -25,7 +25,7 @@ def analyze_grown_tables() -> list[str]:
         cursor.execute(
             "SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[])"
             " AND pg_relation_size(oid) / current_setting('block_size')::int"
-            " > 2 * greatest(relpages, 0) + %s",
+            " > 2 * relpages + %s",
             [list(TABLES), _SLACK_PAGES],
         )
         grown = [name for (name,) in cursor.fetchall()]
