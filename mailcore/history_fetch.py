@@ -53,8 +53,9 @@ class HistoryFetchProcess:
 
     Requests are answered in order; submit the next one before storing the last result
     and both run at once. The child goes on down a folder by itself, so a request for the
-    batch below the last one is usually answered from what it has fetched ahead. A child that fails to log in, loses its connection or dies
-    raises MailError from `result`, as a fetch in this process would.
+    batch below the last one is usually answered from what it has fetched ahead. A child
+    that fails to log in, loses its connection or dies raises MailError from `result`, as
+    a fetch in this process would.
     """
 
     def __init__(
