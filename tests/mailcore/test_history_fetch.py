@@ -10,7 +10,7 @@ from mailcore import imap
 from mailcore.endpoints import Credentials
 from mailcore.errors import AuthenticationFailed, ConnectionLost
 from mailcore.history_fetch import AHEAD, HistoryFetchProcess, _ReadAhead, fetch_batch
-from tests.mailserver import add_mail_user, mail_server, send_plain_mail
+from tests.mailserver import add_mail_user, mail_server, send_plain_mail, session_of
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def mailbox():
         send_plain_mail(
             sender=f"sender{n}@example.org", to=user.email, subject=f"Mail {n}", body=f"Body {n}"
         )
-    with _session(user) as client:
+    with session_of(user) as client:
         client.select_folder("INBOX", readonly=True)
         for _ in range(50):
             if len(client.search(["ALL"])) == 7:
@@ -30,13 +30,6 @@ def mailbox():
         newest = fetch_batch(client, "INBOX", uidnext, 3)
         older = fetch_batch(client, "INBOX", newest.lowest, 3)
     return user, uidnext, (newest, older)
-
-
-def _session(user):
-    server = mail_server()
-    return imap.session(
-        server.imaps, Credentials(user.email, user.password), ssl_context=server.ssl_context()
-    )
 
 
 def _process(user, password: str | None = None) -> HistoryFetchProcess:
@@ -63,7 +56,7 @@ def test_the_child_fetches_and_parses_what_a_fetch_here_does(mailbox):
 
 def test_the_child_fetches_the_next_batches_before_they_are_asked_for(mailbox):
     user, uidnext, (newest, older) = mailbox
-    with _session(user) as client:
+    with session_of(user) as client:
         ahead = _ReadAhead(client, "INBOX", uidnext, 3)
         try:
             assert ahead.take() == newest
@@ -84,7 +77,7 @@ def test_a_connection_lost_while_reading_ahead_is_the_answer_after_the_batches_b
     mailbox,
 ):
     user, uidnext, _ = mailbox
-    with _session(user) as client:
+    with session_of(user) as client:
         ahead = _ReadAhead(client, "INBOX", uidnext, 1)
         try:
             assert len(ahead.take().messages) == 1
