@@ -194,12 +194,12 @@ def import_history(account_id: int) -> bool:
                         _import_folder(account, state, fetcher, deadline, pushes)
                         done.add(state.pk)
                         more = more or state.importing
-                    if time.monotonic() >= deadline:
-                        more = more or bool(_folders_to_import(account, done=done))
-                        break
                     # A folder whose first sync came after this task started (a mailbox's
                     # first sync goes folder by folder): here too, not in a task of its own.
                     states = _folders_to_import(account, done=done)
+                    if states and time.monotonic() >= deadline:
+                        more = True  # for the next task
+                        break
                 fetcher.close()  # the connection is free again before anyone else uses it
                 if not more:
                     history.apply_deferred_controls(account, client)
