@@ -144,30 +144,35 @@ def _serve(requests, answers) -> None:
         with imap.session(
             endpoint, credentials, ssl_context=tls_context(extra_ca_file), timeout=timeout
         ) as client:
-            ahead: _ReadAhead | None = None
-            try:
-                while True:
-                    try:
-                        request = pickle.load(requests)
-                    except EOFError:
-                        return  # the importer is done
-                    if ahead is None or ahead.next_request != request:
-                        if ahead is not None:
-                            ahead.stop()
-                        ahead = _ReadAhead(client, *request)
-                    answer = ahead.take()
-                    if not isinstance(answer, Batch | MailError):
-                        # Raised here, the session turns a network error into a MailError
-                        # (answered below); anything else ends the child: a lost helper.
-                        raise answer
-                    _answer(answers, answer)
-                    if isinstance(answer, MailError):
-                        return
-            finally:
-                if ahead is not None:
-                    ahead.stop()
+            _answer_requests(client, requests, answers)
     except MailError as exc:
         _answer(answers, exc)
+
+
+def _answer_requests(client, requests, answers) -> None:
+    """Answer each request from a read-ahead down its folder, until the importer is done."""
+    ahead: _ReadAhead | None = None
+    try:
+        while True:
+            try:
+                request = pickle.load(requests)
+            except EOFError:
+                return  # the importer is done
+            if ahead is None or ahead.next_request != request:
+                if ahead is not None:
+                    ahead.stop()
+                ahead = _ReadAhead(client, *request)
+            answer = ahead.take()
+            if not isinstance(answer, Batch | MailError):
+                # Raised inside the session, a network error becomes a MailError (answered
+                # by _serve); anything else ends the child: a lost helper.
+                raise answer
+            _answer(answers, answer)
+            if isinstance(answer, MailError):
+                return
+    finally:
+        if ahead is not None:
+            ahead.stop()
 
 
 # Batches the child fetches and parses before they are asked for (about 2 MB each).
